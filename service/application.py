@@ -1,0 +1,436 @@
+"""The write side: one eventsourcing Application with a verb-named method per command."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+from domain.account import Account, account_id
+from domain.errors import DomainError, NotFoundError, ValidationError
+from domain.initiative import Cycle, Initiative, TeamMember
+from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
+from domain.revisit import Revisit
+from service.settings import parse_database_url
+
+A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+
+SYSTEM_ACTOR = "system"
+MAX_ATTEMPTS = 50
+
+
+class StaleVersionError(DomainError):
+    """The command was decided on a version that is no longer current."""
+
+    def __init__(self, current: int, expected: int) -> None:
+        super().__init__(
+            f"Someone else changed this since you loaded it (you had version {expected}, "
+            f"it is now at version {current}). Reload to see their change, then try again."
+        )
+        self.current = current
+        self.expected = expected
+
+
+class LoginTakenError(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a command returns: the aggregate changed, its new version, where it is in the log."""
+
+    id: uuid.UUID
+    version: int
+    notification_id: int
+    topics: tuple[str, ...]
+    detail: Any = None
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def dataclass_transcoding(cls: type) -> Transcoding:
+    """Aggregates keep small dataclasses in their state; snapshots need them transcoded."""
+
+    class _Transcoding(Transcoding):
+        type = cls
+        name = cls.__name__.lower()
+
+        def encode(self, obj: Any) -> dict[str, Any]:
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+        def decode(self, data: dict[str, Any]) -> Any:
+            return cls(**data)
+
+    return _Transcoding()
+
+
+def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
+    db = parse_database_url(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": db.dbname,
+        "POSTGRES_HOST": db.host,
+        "POSTGRES_PORT": str(db.port),
+        "POSTGRES_USER": db.user,
+        "POSTGRES_PASSWORD": db.password,
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+    }
+
+
+def token_secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class CQIApplication(Application[uuid.UUID]):
+    """Every command loads, decides, saves. Nothing is updated in place."""
+
+    name = "cqi"
+    snapshotting_intervals = {Initiative: 100, Mission: 100, Account: 100}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        for cls in (Cycle, TeamMember, Value, PracticeStandard):
+            transcoder.register(dataclass_transcoding(cls))
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def load(self, cls: type[A], aggregate_id: uuid.UUID, version: int | None = None) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"No {cls.__name__.lower()} has id {aggregate_id}.") from None
+        if not isinstance(aggregate, cls):
+            raise NotFoundError(f"No {cls.__name__.lower()} has id {aggregate_id}.")
+        return aggregate
+
+    def _commit(self, *aggregates: Aggregate, detail: Any = None) -> Receipt:
+        pending = [e for a in aggregates for e in a.pending_events]
+        topics = tuple(sorted({get_topic(type(e)) for e in pending}))
+        recordings = self.save(*aggregates)
+        return Receipt(
+            id=aggregates[0].id,
+            version=aggregates[0].version,
+            notification_id=max(r.notification.id for r in recordings),
+            topics=topics,
+            detail=detail,
+        )
+
+    def _change(
+        self,
+        cls: type[A],
+        aggregate_id: uuid.UUID,
+        expected_version: int | None,
+        decide: Callable[[A], T],
+        also: Callable[[A, T], list[Aggregate]] | None = None,
+    ) -> Receipt:
+        """Load, check the version the caller saw, decide, save; retry a lost race.
+
+        A caller that named a version gets StaleVersionError when it is no longer current;
+        one that did not is retried against the new state, so no update is ever lost.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            aggregate = self.load(cls, aggregate_id)
+            if expected_version is not None and aggregate.version != expected_version:
+                raise StaleVersionError(aggregate.version, expected_version)
+            outcome = decide(aggregate)
+            others = also(aggregate, outcome) if also else []
+            if not aggregate.pending_events:
+                return Receipt(aggregate.id, aggregate.version, 0, (), outcome)
+            try:
+                return self._commit(aggregate, *others, detail=outcome)
+            except IntegrityError:
+                if expected_version is not None:
+                    current = self.load(cls, aggregate_id).version
+                    raise StaleVersionError(current, expected_version) from None
+        raise DomainError("This record is too busy right now; try again in a moment.")
+
+    # --- mission, vision, values ---------------------------------------------------------
+
+    def mission(self) -> Mission | None:
+        try:
+            return self.load(Mission, MISSION_ID)
+        except NotFoundError:
+            return None
+
+    def known_value_ids(self) -> set[str]:
+        mission = self.mission()
+        return mission.value_ids() if mission else set()
+
+    def _change_mission(
+        self, actor: str, expected_version: int | None, decide: Callable[[Mission], T]
+    ) -> Receipt:
+        for _ in range(MAX_ATTEMPTS):
+            mission = self.mission()
+            if mission is None:
+                if expected_version not in (None, 0):
+                    raise StaleVersionError(0, expected_version)
+                mission = Mission(actor=actor)
+                outcome = decide(mission)
+                try:
+                    return self._commit(mission, detail=outcome)
+                except IntegrityError:
+                    continue  # someone started it at the same moment; decide again on theirs
+            return self._change(Mission, MISSION_ID, expected_version, decide)
+        raise DomainError("The mission is too busy right now; try again in a moment.")
+
+    def write_mission(
+        self, *, actor: str, mission: object, vision: object, revisit_every_months: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change_mission(actor, expected_version, lambda m: m.write_statements(
+            actor=actor, mission=mission, vision=vision,
+            revisit_every_months=revisit_every_months,
+        ))
+
+    def add_value(
+        self, *, actor: str, name: object, description: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        value_id = str(uuid.uuid4())
+
+        def decide(mission: Mission) -> str:
+            mission.add_value(actor=actor, value_id=value_id, name=name, description=description)
+            return value_id
+
+        return self._change_mission(actor, expected_version, decide)
+
+    def revise_value(
+        self, *, actor: str, value_id: str, name: object, description: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Mission, MISSION_ID, expected_version, lambda m: m.revise_value(
+            actor=actor, value_id=value_id, name=name, description=description))
+
+    def add_standard(
+        self, *, actor: str, value_id: str, text: object, expected_version: int | None = None
+    ) -> Receipt:
+        standard_id = str(uuid.uuid4())
+
+        def decide(mission: Mission) -> str:
+            mission.add_standard(actor=actor, value_id=value_id, standard_id=standard_id,
+                                 text=text)
+            return standard_id
+
+        if self.mission() is None:
+            raise NotFoundError(f"There is no value with id {value_id}.")
+        return self._change(Mission, MISSION_ID, expected_version, decide)
+
+    def retire_standard(
+        self, *, actor: str, value_id: str, standard_id: str,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        if self.mission() is None:
+            raise NotFoundError(f"There is no value with id {value_id}.")
+        return self._change(Mission, MISSION_ID, expected_version, lambda m: m.retire_standard(
+            actor=actor, value_id=value_id, standard_id=standard_id))
+
+    # --- initiatives and cycles ----------------------------------------------------------
+
+    def open_initiative(
+        self, *, actor: str, title: object, problem: object, aim: object, value_ids: object,
+        team: list[dict[str, object]] | None = None,
+    ) -> Receipt:
+        initiative = Initiative.open(
+            actor=actor, title=title, problem=problem, aim=aim, value_ids=value_ids,
+            team=team or [], known_value_ids=self.known_value_ids(),
+        )
+        return self._commit(initiative)
+
+    def revise_charter(
+        self, initiative_id: uuid.UUID, *, actor: str, title: object, problem: object,
+        aim: object, value_ids: object, expected_version: int | None = None,
+    ) -> Receipt:
+        known = self.known_value_ids()
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.revise_charter(actor=actor, title=title, problem=problem, aim=aim,
+                                             value_ids=value_ids, known_value_ids=known))
+
+    def add_team_member(
+        self, initiative_id: uuid.UUID, *, actor: str, name: object, kind: object, role: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.add_team_member(actor=actor, name=name, kind=kind, role=role))
+
+    def plan_cycle(
+        self, initiative_id: uuid.UUID, *, actor: str, plan: dict[str, object],
+        expected_version: int | None = None,
+    ) -> Receipt:
+        known = self.known_value_ids()
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.plan_cycle(actor=actor, plan=plan, known_value_ids=known))
+
+    def revise_plan(
+        self, initiative_id: uuid.UUID, number: int, *, actor: str, plan: dict[str, object],
+        expected_version: int | None = None,
+    ) -> Receipt:
+        known = self.known_value_ids()
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.revise_plan(actor=actor, number=number, plan=plan,
+                                          known_value_ids=known))
+
+    def record_do(
+        self, initiative_id: uuid.UUID, number: int, *, actor: str, observations: object,
+        data_collected: object = "", expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.record_do(actor=actor, number=number, observations=observations,
+                                        data_collected=data_collected))
+
+    def record_study(
+        self, initiative_id: uuid.UUID, number: int, *, actor: str, result: object,
+        learning: object, expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.record_study(actor=actor, number=number, result=result,
+                                           learning=learning))
+
+    def decide_act(
+        self, initiative_id: uuid.UUID, number: int, *, actor: str, decision: object,
+        rationale: object, expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.decide_act(actor=actor, number=number, decision=decision,
+                                         rationale=rationale))
+
+    def conclude_initiative(
+        self, initiative_id: uuid.UUID, *, actor: str, outcome: object, note: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Initiative, initiative_id, expected_version, lambda i:
+                            i.conclude(actor=actor, outcome=outcome, note=note))
+
+    # --- revisits ------------------------------------------------------------------------
+
+    def schedule_revisit(
+        self, *, actor: str, subject: object, due_on: object, participants: object,
+        every_months: int | None = None,
+    ) -> Receipt:
+        mission = self.mission()
+        if every_months is None and mission is not None and subject in ("mission", "vision",
+                                                                         "values"):
+            every_months = mission.revisit_every_months
+        revisit = Revisit.schedule(
+            actor=actor, subject=subject, due_on=due_on, participants=participants,
+            every_months=every_months, known_value_ids=mission.value_ids() if mission else set(),
+        )
+        return self._commit(revisit)
+
+    def reschedule_revisit(
+        self, revisit_id: uuid.UUID, *, actor: str, due_on: object, reason: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Revisit, revisit_id, expected_version, lambda r:
+                            r.reschedule(actor=actor, due_on=due_on, reason=reason))
+
+    def complete_revisit(
+        self, revisit_id: uuid.UUID, *, actor: str, held_on: object, outcome: object,
+        notes: object, expected_version: int | None = None,
+    ) -> Receipt:
+        """Record the outcome; with a cadence, the next revisit is scheduled in the same save."""
+
+        def next_revisit(revisit: Revisit, next_due: date | None) -> list[Aggregate]:
+            if next_due is None:
+                return []
+            return [Revisit(actor=actor, subject=revisit.subject, due_on=next_due,
+                            participants=revisit.participants,
+                            every_months=revisit.every_months)]
+
+        return self._change(Revisit, revisit_id, expected_version, lambda r: r.complete(
+            actor=actor, held_on=held_on, outcome=outcome, notes=notes), also=next_revisit)
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def find_account(self, login: str) -> Account | None:
+        try:
+            return self.load(Account, account_id(login))
+        except NotFoundError:
+            return None
+
+    def register_account(
+        self, *, actor: str, login: object, display_name: object, role: object,
+        password_hash: str,
+    ) -> Receipt:
+        account = Account.register(actor=actor, login=login, display_name=display_name,
+                                   role=role, password_hash=password_hash)
+        try:
+            return self._commit(account)
+        except IntegrityError:
+            raise ValidationError({"login": f"{account.login} is already taken"}) from None
+
+    def change_role(self, account: uuid.UUID, *, actor: str, role: object) -> Receipt:
+        return self._change(Account, account, None, lambda a: a.change_role(actor=actor,
+                                                                              role=role))
+
+    def change_password(self, account: uuid.UUID, *, actor: str, password_hash: str) -> Receipt:
+        return self._change(Account, account, None, lambda a: a.change_password(
+            actor=actor, password_hash=password_hash))
+
+    def deactivate_account(self, account: uuid.UUID, *, actor: str) -> Receipt:
+        return self._change(Account, account, None, lambda a: a.deactivate(actor=actor))
+
+    def issue_token(self, account: uuid.UUID, *, actor: str, label: str = "") -> Receipt:
+        """A bearer token `<account id hex>.<token id>.<secret>`; only its hash is stored."""
+        token_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
+
+        def decide(a: Account) -> str:
+            a.issue_token(actor=actor, token_id=token_id, secret_hash=token_secret_hash(secret),
+                          label=label)
+            return f"{a.id.hex}.{token_id}.{secret}"
+
+        return self._change(Account, account, None, decide)
+
+    def account_for_token(self, token: str) -> Account | None:
+        try:
+            account_hex, token_id, secret = token.split(".", 2)
+            aggregate_id = uuid.UUID(hex=account_hex)
+        except ValueError:
+            return None
+        try:
+            account = self.load(Account, aggregate_id)
+        except NotFoundError:
+            return None
+        expected = account.tokens.get(token_id)
+        if not account.active or expected is None:
+            return None
+        if not secrets.compare_digest(expected, token_secret_hash(secret)):
+            return None
+        return account
+
+    # --- history -------------------------------------------------------------------------
+
+    def history(self, aggregate_id: uuid.UUID) -> Iterator[Any]:
+        return iter(self.events.get(aggregate_id))
+
+    def version_at(self, aggregate_id: uuid.UUID, moment: datetime) -> int | None:
+        """The highest version recorded at or before `moment` (None: it did not exist yet)."""
+        version = None
+        for domain_event in self.events.get(aggregate_id):
+            if domain_event.timestamp > moment:
+                break
+            version = domain_event.originator_version
+        return version

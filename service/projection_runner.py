@@ -1,0 +1,211 @@
+"""Keeps the views up to date: one thread, one LISTEN connection, batched catch-up.
+
+Each batch of events is applied to every view and every view's tracking position is recorded
+in ONE transaction, so a crash at any point leaves each view exactly at a committed position.
+Only the process holding a PostgreSQL advisory lock writes; others follow the tracking tables
+so that their requests can still wait for their own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg import sql
+
+from projections.accounts import Accounts
+from projections.base import Projection
+from projections.cycle_board import CycleBoard
+from projections.overdue_revisits import OverdueRevisits
+from projections.value_names import ValueNames
+from service.application import CQIApplication
+
+log = logging.getLogger(__name__)
+
+RUNNER_LOCK_KEY = 0x43515F56  # "CQ_V": one projection writer per database
+
+
+def all_projections() -> list[Projection]:
+    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits()]
+
+
+class Progress:
+    """The position up to which every view has processed the application's log.
+
+    The runner thread advances it; request handlers (on an event loop) and the CLI (threads)
+    wait on it. Waiters are woken directly, no polling.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self.position = 0
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def advance(self, position: int) -> None:
+        with self._lock:
+            self.position = position
+            ready = [w for w in self._waiters if w[0] <= position]
+            self._waiters = [w for w in self._waiters if w[0] > position]
+            self._changed.notify_all()
+        for _, loop, future in ready:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait(self, notification_id: int, timeout: float = 5.0) -> bool:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self.position >= notification_id:
+                return True
+            future: asyncio.Future[None] = loop.create_future()
+            waiter = (notification_id, loop, future)
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            return self.position >= notification_id
+
+    def wait_sync(self, notification_id: int, timeout: float = 30.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.position >= notification_id, timeout)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        app: CQIApplication,
+        projections: Sequence[Projection] | None = None,
+        *,
+        batch_size: int = 500,
+    ) -> None:
+        self.app = app
+        self.projections = list(projections or all_projections())
+        self.batch_size = batch_size
+        self.progress = Progress()
+        self.datastore = app.factory.datastore  # type: ignore[attr-defined]
+        self.recorders = {
+            p.name: PostgresTrackingRecorder(self.datastore, tracking_table_name=p.tracking_table)
+            for p in self.projections
+        }
+        for projection in self.projections:
+            recorder = self.recorders[projection.name]
+            recorder.sql_create_statements.extend(sql.SQL(s) for s in projection.ddl)  # type: ignore[arg-type]
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.is_leader = False
+        self.error: BaseException | None = None
+
+    # --- tables --------------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        for recorder in self.recorders.values():
+            recorder.create_table()
+
+    def drop_tables(self) -> None:
+        """Drop every view's tables and tracking (used by rebuild); one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            for projection in self.projections:
+                for table in (*projection.tables, projection.tracking_table):
+                    curs.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(
+                        sql.Identifier(table)))
+
+    def positions(self) -> dict[str, int]:
+        return {
+            name: recorder.max_tracking_id(self.app.name) or 0
+            for name, recorder in self.recorders.items()
+        }
+
+    # --- processing ----------------------------------------------------------------------
+
+    def process_batch(self) -> int:
+        """Apply the next batch of events to every view that has not seen them; return count."""
+        positions = self.positions()
+        start = min(positions.values())
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            self.progress.advance(start)
+            return 0
+        last = notifications[-1].id
+        with self.datastore.transaction(commit=True) as curs:
+            for notification in notifications:
+                domain_event = self.app.mapper.to_domain_event(notification)
+                for projection in self.projections:
+                    if notification.id > positions[projection.name]:
+                        projection.apply(curs, domain_event)
+            for projection in self.projections:
+                if last > positions[projection.name]:
+                    self.recorders[projection.name]._insert_tracking(
+                        curs, Tracking(self.app.name, last)
+                    )
+        self.progress.advance(last)
+        return len(notifications)
+
+    def catch_up(self) -> int:
+        """Process until the views reach the head of the log; return events processed."""
+        total = 0
+        while processed := self.process_batch():
+            total += processed
+        return total
+
+    # --- the thread ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.create_tables()
+        self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        info = self.datastore.pool.kwargs
+        return psycopg.connect(
+            dbname=info["dbname"], host=info["host"], port=info["port"], user=info["user"],
+            password=info["password"], autocommit=True, connect_timeout=10,
+        )
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with self._connect() as conn:
+                    self._serve(conn)
+            except Exception as error:  # the database went away: keep trying
+                self.error = error
+                self.is_leader = False
+                log.warning("projection runner: %s; retrying in 1 s", error)
+                self._stopping.wait(1.0)
+
+    def _serve(self, conn: psycopg.Connection[Any]) -> None:
+        channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        while not self._stopping.is_set():
+            if not self.is_leader:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)).fetchone()
+                self.is_leader = bool(row and row[0])
+            if self.is_leader:
+                self.error = None
+                if self.process_batch():
+                    continue
+            else:
+                # Another process writes the views; follow its progress for our waiters.
+                self.progress.advance(min(self.positions().values()))
+            for _ in conn.notifies(timeout=0.25 if self.is_leader else 0.05, stop_after=1):
+                pass
