@@ -1,0 +1,38 @@
+# CQI Tracker — everyday tasks. `make run` works on a fresh clone: it builds .venv first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Touched after a successful install; reinstall when pyproject.toml is newer.
+STAMP  := $(VENV)/.installed
+
+.PHONY: $(VENV) run test test-unit test-integration test-e2e lint clean
+
+$(VENV): $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e ".[dev]"
+	touch $@
+
+run: $(VENV)
+	$(BIN)/cqi serve
+
+test: $(VENV)
+	$(BIN)/pytest -q
+
+test-unit: $(VENV)
+	$(BIN)/pytest -q tests/unit
+
+test-integration: $(VENV)
+	$(BIN)/pytest -q tests/integration
+
+test-e2e: $(VENV)
+	$(BIN)/pytest -q tests/e2e
+
+lint: $(VENV)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info test-artifacts
+	find . -path ./.cqi -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
