@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from eventsourcing.domain import Aggregate, event
 
@@ -92,16 +92,25 @@ def check_plan(plan: dict[str, object], known_value_ids: set[str]) -> dict[str, 
     return clean
 
 
+def check_member(
+    errors: FieldErrors, prefix: str, member: dict[str, object], team: list[dict[str, str]]
+) -> dict[str, str]:
+    """Validate one team member joining `team`; `prefix` names the fields in the errors."""
+    name = errors.text(f"{prefix}name", member.get("name"), max_length=200)
+    if name and any(m["name"].casefold() == name.casefold() for m in team):
+        errors.add(f"{prefix}name", f"{name} is already on the team")
+    return {
+        "name": name,
+        "kind": errors.choice(f"{prefix}kind", member.get("kind"), TEAM_KINDS),
+        "role": errors.text(f"{prefix}role", member.get("role"), max_length=200),
+    }
+
+
 def check_team(team: list[dict[str, object]]) -> list[dict[str, str]]:
     errors = FieldErrors()
-    clean = []
+    clean: list[dict[str, str]] = []
     for index, member in enumerate(team):
-        prefix = f"team[{index}]"
-        clean.append({
-            "name": errors.text(f"{prefix}.name", member.get("name"), max_length=200),
-            "kind": errors.choice(f"{prefix}.kind", member.get("kind"), TEAM_KINDS),
-            "role": errors.text(f"{prefix}.role", member.get("role"), max_length=200),
-        })
+        clean.append(check_member(errors, f"team[{index}].", member, clean))
     errors.raise_if_any()
     return clean
 
@@ -182,13 +191,21 @@ class Initiative(Aggregate):
                 f"The initiative is {self.status}; it takes no more changes."
             )
 
+    def check_cycle_not_closed(self, cycle: Cycle) -> None:
+        if cycle.is_closed:
+            current = self.current_cycle
+            instead = (
+                f"continue in cycle {current.number}"
+                if current is not None and not current.is_closed
+                else "plan a new cycle"
+            )
+            raise CycleClosedError(
+                f"Cycle {cycle.number} is closed (decision: {cycle.decision}); {instead} instead."
+            )
+
     def check_phase(self, cycle: Cycle, step: str) -> None:
         """Refuse recording `step` unless it is the cycle's next phase."""
-        if cycle.is_closed:
-            raise CycleClosedError(
-                f"Cycle {cycle.number} is closed (decision: {cycle.decision}); "
-                "plan a new cycle instead."
-            )
+        self.check_cycle_not_closed(cycle)
         expected = cycle.next_phase or ACT
         if step == expected:
             return
@@ -220,11 +237,10 @@ class Initiative(Aggregate):
 
     def add_team_member(self, *, actor: str, name: object, kind: object, role: object) -> None:
         self.check_open()
-        member = check_team([{"name": name, "kind": kind, "role": role}])[0]
-        if any(m.name.casefold() == member["name"].casefold() for m in self.team):
-            errors = FieldErrors()
-            errors.add("name", f"{member['name']} is already on the team")
-            errors.raise_if_any()
+        errors = FieldErrors()
+        team = [asdict(m) for m in self.team]
+        member = check_member(errors, "", {"name": name, "kind": kind, "role": role}, team)
+        errors.raise_if_any()
         self._team_member_added(actor=actor, **member)
 
     @event("TeamMemberAdded")
@@ -266,7 +282,7 @@ class Initiative(Aggregate):
         self.check_open()
         cycle = self.cycle(number)
         if cycle.phase != PLAN:
-            self.check_phase(cycle, PLAN)  # raises the closed or order error
+            self.check_cycle_not_closed(cycle)
             raise PhaseOrderError(
                 f"Cycle {number} is past its Plan (in {PHASE_NAMES[cycle.phase]}); "
                 "the plan can no longer change."

@@ -148,7 +148,9 @@ class Mission(Aggregate):
     def retire_standard(self, *, actor: str, value_id: str, standard_id: str) -> None:
         value = self.value(value_id)
         if not any(s.id == standard_id and not s.retired for s in value.standards):
-            raise NotFoundError(f"Value {value.name!r} has no practice standard {standard_id}.")
+            raise NotFoundError(
+                f"Value {value.name!r} has no current practice standard {standard_id}."
+            )
         self._standard_retired(actor=actor, value_id=value_id, standard_id=standard_id)
 
     @event("PracticeStandardRetired")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, datetime
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import FieldErrors, RevisitHeldError
+from domain.mission import MAX_REVISIT_MONTHS
 
 WHOLE_STATEMENTS = ("mission", "vision", "values")
 SCHEDULED, HELD = "scheduled", "held"
@@ -25,6 +26,11 @@ def add_months(day: date, months: int) -> date:
 def days_overdue(due_on: date, today: date) -> int:
     """Days past due; 0 when not yet due. Decided at read time against the agency's today."""
     return max(0, (today - due_on).days)
+
+
+def is_day(value: object) -> bool:
+    """A calendar day. A datetime is a date subclass, but it cannot be compared with one."""
+    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def check_participants(errors: FieldErrors, participants: object) -> list[str]:
@@ -45,16 +51,19 @@ class Revisit(Aggregate):
     @classmethod
     def schedule(
         cls, *, actor: str, subject: object, due_on: object, participants: object,
-        every_months: int | None, known_value_ids: set[str],
+        every_months: object, known_value_ids: set[str],
     ) -> Revisit:
         errors = FieldErrors()
         if subject not in WHOLE_STATEMENTS and subject not in known_value_ids:
             errors.add("subject", "must be mission, vision, values, or the id of one value")
-        if not isinstance(due_on, date):
+        if not is_day(due_on):
             errors.add("due_on", "must be a date")
         people = check_participants(errors, participants)
-        if every_months is not None and not 1 <= every_months <= 120:
-            errors.add("every_months", "must be a whole number from 1 to 120")
+        if every_months is not None and (
+            isinstance(every_months, bool) or not isinstance(every_months, int)
+            or not 1 <= every_months <= MAX_REVISIT_MONTHS
+        ):
+            errors.add("every_months", f"must be a whole number from 1 to {MAX_REVISIT_MONTHS}")
         errors.raise_if_any()
         return cls(actor=actor, subject=str(subject), due_on=due_on, participants=people,
                    every_months=every_months)
@@ -80,7 +89,7 @@ class Revisit(Aggregate):
     def reschedule(self, *, actor: str, due_on: object, reason: object) -> None:
         self.check_scheduled()
         errors = FieldErrors()
-        if not isinstance(due_on, date):
+        if not is_day(due_on):
             errors.add("due_on", "must be a date")
         reason = errors.text("reason", reason)
         errors.raise_if_any()
@@ -96,7 +105,7 @@ class Revisit(Aggregate):
         """Record the revisit as held; returns when the next one is due if a cadence is set."""
         self.check_scheduled()
         errors = FieldErrors()
-        if not isinstance(held_on, date):
+        if not is_day(held_on):
             errors.add("held_on", "must be a date")
         outcome = errors.choice("outcome", outcome, OUTCOMES)
         notes = errors.text("notes", notes, required=outcome == REVISED, max_length=5000)
