@@ -55,6 +55,8 @@ class Receipt:
     notification_id: int
     topics: tuple[str, ...]
     detail: Any = None
+    also_saved: tuple[uuid.UUID, ...] = ()
+    """Other aggregates saved atomically with it (e.g. the next revisit a cadence schedules)."""
 
 
 class DateAsISO(Transcoding):
@@ -137,6 +139,7 @@ class CQIApplication(Application[uuid.UUID]):
             notification_id=max(r.notification.id for r in recordings),
             topics=topics,
             detail=detail,
+            also_saved=tuple(a.id for a in aggregates[1:]),
         )
 
     def _change(

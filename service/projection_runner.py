@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -156,6 +157,20 @@ class ProjectionRunner:
         self.progress.advance(last)
         return len(notifications)
 
+    def catch_up_or_follow(self, head: int, timeout: float = 600.0) -> int:
+        """Bring the views to `head`: by processing, or, if a running server holds the writer
+        lock, by waiting for its runner to do it. Returns the events this process applied."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)).fetchone()
+            if row and row[0]:
+                return self.catch_up()
+        deadline = time.monotonic() + timeout
+        while min(self.positions().values()) < head:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the running server's projection runner did not catch up")
+            time.sleep(0.2)
+        return 0
+
     def catch_up(self) -> int:
         """Process until the views reach the head of the log; return events processed."""
         total = 0
@@ -186,6 +201,7 @@ class ProjectionRunner:
         while not self._stopping.is_set():
             try:
                 with self._connect() as conn:
+                    self.create_tables()  # a rebuild elsewhere may have dropped them
                     self._serve(conn)
             except Exception as error:  # the database went away: keep trying
                 self.error = error

@@ -5,17 +5,25 @@ names a server to use; without it an embedded PostgreSQL is started once per tes
 only if a test asks for a database. Each test that does gets a fresh, empty database.
 """
 
+from __future__ import annotations
+
+import datetime
 import os
 import pathlib
 import secrets
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
 
+from service.app import create_app
 from service.embedded_db import EmbeddedPostgres, ensure_database
+from service.services import Services
+from service.settings import Settings
 
 UNIT_TESTS = pathlib.Path(__file__).parent / "unit"
 
@@ -50,3 +58,79 @@ def database_url(pg_server_url: str) -> Iterator[str]:
 
 
 # --- app fixtures below ---
+
+
+class FakeClock:
+    """The service's clock in tests: real time unless a test sets it."""
+
+    def __init__(self) -> None:
+        self.fixed: datetime.datetime | None = None
+
+    def __call__(self) -> datetime.datetime:
+        return self.fixed or datetime.datetime.now(datetime.UTC)
+
+    def set(self, moment: datetime.datetime) -> None:
+        self.fixed = moment
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: pathlib.Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        secret_key="test-secret-key",
+        password_hash_cost="fast",
+        pool_size=4,
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: FakeClock) -> AsyncIterator[Services]:
+    started = await Services.start(settings, clock)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP requests through the whole ASGI app, in the test's own event loop (so that
+    concurrent requests really run concurrently). https, so Secure cookies are sent back."""
+    app = create_app(services.settings, services=services)
+    app.state.services = services
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver.local") as c:
+        yield c
+
+
+@pytest.fixture
+def accounts(services: Services) -> Accounts:
+    return Accounts(services)
+
+
+class Accounts:
+    """Makes accounts and bearer tokens through the application's commands."""
+
+    PASSWORD = "correct horse battery"
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def add(self, login: str, role: str) -> str:
+        password_hash = await self.services.hash_password(self.PASSWORD)
+        receipt = await self.services.command(
+            self.services.cqi.register_account, actor="test", login=login,
+            display_name=login.title(), role=role, password_hash=password_hash)
+        return str(receipt.id)
+
+    async def token(self, role: str, login: str | None = None) -> dict[str, str]:
+        """Authorization headers of a new account with `role`."""
+        login = login or f"{role}-{secrets.token_hex(3)}"
+        account_id = await self.add(login, role)
+        receipt = await self.services.call(
+            self.services.cqi.issue_token, uuid.UUID(account_id), actor="test")
+        return {"Authorization": f"Bearer {receipt.detail}"}

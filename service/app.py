@@ -1,0 +1,209 @@
+"""The composition root: `create_app(settings)` builds the Litestar app and everything it uses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import js_lib_htmx
+from litestar import Litestar, MediaType, Request, Response
+from litestar.di import Provide
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template.config import TemplateConfig
+
+from domain.errors import DomainError, NotFoundError, ValidationError
+from service.api import API_CONTROLLERS
+from service.application import StaleVersionError
+from service.auth import AuthenticationMiddleware
+from service.pages import PAGE_CONTROLLERS, template_globals
+from service.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
+from service.services import Services, system_clock
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+HTMX_DIR = Path(js_lib_htmx.__file__).parent / "static" / "htmx"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(status: int, detail: str, errors: dict[str, str] | None = None) -> Response[Any]:
+    return Response({"detail": detail, "errors": errors or {}}, status_code=status,
+                    media_type=MediaType.JSON)
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$")
+_FIELD = re.compile(r"field `(?P<field>[^`]+)`")
+
+
+def field_errors(extra: Any) -> dict[str, str]:
+    """Turn Litestar's validation messages into {field: message}."""
+    if isinstance(extra, dict):
+        return {str(k): str(v) for k, v in extra.items()}
+    errors: dict[str, str] = {}
+    for item in extra or []:
+        if not isinstance(item, dict):
+            continue
+        match = _AT.match(str(item.get("message", "")))
+        message = match.group("message") if match else str(item.get("message"))
+        path = match.group("path") if match else None
+        if not path and (named := _FIELD.search(message)):
+            path = named.group("field")
+        if not path and item.get("source") != "body":
+            path = item.get("key")
+        errors[path or "body"] = message
+    return errors
+
+
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = field_errors(exc.extra)
+    if not errors:
+        errors = {"body": str(exc.detail)}
+    return problem(400, "The request has errors; see `errors`.", errors)
+
+
+def on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    if isinstance(exc, ValidationError):
+        status = 400
+        return _error(request, status, "The request has errors; see `errors`.", exc.errors)
+    if isinstance(exc, NotFoundError):
+        return _error(request, 404, exc.reason)
+    if isinstance(exc, StaleVersionError):
+        # If-Match names a version no longer current: 412 on the API, 409 for a stale form.
+        return _error(request, 412 if is_api(request) else 409, exc.reason)
+    return _error(request, 409, exc.reason)
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException) and not is_api(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/sign-in?next={quote(target)}", status_code=303)
+    if isinstance(exc, ValidationException) and is_api(request):
+        return on_validation(request, exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="cqi"'} if exc.status_code == 401 else None
+    response = _error(request, exc.status_code, exc.detail)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request.logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(request, HTTP_500_INTERNAL_SERVER_ERROR,
+                  "Something went wrong on our side; nothing was changed by this request.")
+
+
+def _error(
+    request: Request[Any, Any, Any], status: int, detail: str,
+    errors: dict[str, str] | None = None,
+) -> Response[Any]:
+    if is_api(request):
+        return problem(status, detail, errors)
+    return Template("error.html", context={"status": status, "detail": detail,
+                                           "errors": errors or {}}, status_code=status)
+
+
+async def check_csrf(request: Request[Any, Any, Any]) -> None:
+    """Unsafe requests from a browser carry the CSRF token (form field or header)."""
+    if request.method not in UNSAFE_METHODS or request.scope.get("auth") == "token":
+        return
+    presented = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if presented is None and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        presented = (await request.form()).get(CSRF_FIELD)
+    principal = request.scope.get("user")
+    session_id = principal.session_id if principal else None
+    services: Services = request.app.state.services
+    if not csrf_valid(services.settings.secret_key, request.state.get("csrf_cookie"),
+                      session_id, presented):
+        if is_api(request) and request.scope.get("auth") is None:
+            raise NotAuthorizedException("Sign in first, or send Authorization: Bearer <token>.")
+        raise PermissionDeniedException(
+            "This form has expired or did not come from this site. Reload the page and try again."
+        )
+
+
+def provide_services(request: Request[Any, Any, Any]) -> Services:
+    return request.app.state.services
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> Litestar:
+    """Build the app. Without `services`, they are started at start-up and stopped at shutdown."""
+    settings = settings.with_secret_key()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        started = await Services.start(settings, clock)
+        app.state.services = started
+        try:
+            yield
+        finally:
+            await started.stop()
+
+    def configure_templates(engine: JinjaTemplateEngine) -> None:
+        engine.engine.globals.update(template_globals())
+
+    return Litestar(
+        route_handlers=[
+            *API_CONTROLLERS,
+            *PAGE_CONTROLLERS,
+            create_static_files_router(path="/static/htmx", directories=[HTMX_DIR],
+                                       name="htmx", include_in_schema=False),
+            create_static_files_router(path="/static", directories=[TEMPLATES / "static"],
+                                       name="static", include_in_schema=False),
+        ],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        middleware=[DefineMiddleware(AuthenticationMiddleware)],
+        before_request=check_csrf,
+        exception_handlers={
+            DomainError: on_domain_error,
+            HTTPException: on_http_error,
+            Exception: on_crash,
+        },
+        template_config=TemplateConfig(
+            directory=TEMPLATES, engine=JinjaTemplateEngine,
+            engine_callback=configure_templates,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="CQI Tracker",
+            version="1",
+            description="Continuous quality improvement: initiatives, PDSA cycles, mission "
+                        "values and revisits. Authenticate with `Authorization: Bearer <token>` "
+                        "(create one with `cqi token create LOGIN`).",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        ),
+        lifespan=[lifespan],
+        debug=False,
+    )

@@ -1,0 +1,114 @@
+"""Who is asking: a bearer token (API clients) or a session cookie (browsers); and guards."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.security import CSRF_COOKIE, SESSION_COOKIE, Principal
+from service.services import Services
+
+ROLE_NAMES = {"viewer": "a viewer", "auditor": "an auditor", "member": "a CQI team member",
+              "leader": "a leader"}
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            jar: dict[str, str] = {}
+            for part in value.decode("latin-1").split(";"):
+                key, _, val = part.strip().partition("=")
+                if key and key not in jar:
+                    jar[key] = val
+            return jar
+    return {}
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+class AuthenticationMiddleware:
+    """Puts the Principal (or None) in scope["user"]; gives each browser a CSRF cookie."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        services: Services = scope["litestar_app"].state.services
+        cookies = _cookies(scope)
+        principal: Principal | None = None
+        scope["auth"] = None
+        authorization = _header(scope, b"authorization")
+        if authorization and authorization.lower().startswith("bearer "):
+            account = await services.call(services.cqi.account_for_token, authorization[7:].strip())
+            if account is not None:
+                principal = Principal(str(account.id), account.login, account.display_name,
+                                      account.role)
+                scope["auth"] = "token"
+        elif session_id := cookies.get(SESSION_COOKIE):
+            principal = await services.sessions.principal(session_id, services.now())
+            scope["auth"] = "session" if principal else None
+        scope["user"] = principal
+
+        csrf_cookie = cookies.get(CSRF_COOKIE)
+        new_cookie = None
+        if not csrf_cookie:
+            csrf_cookie = new_cookie = secrets.token_urlsafe(24)
+        state = scope.setdefault("state", {})
+        state["csrf_cookie"] = csrf_cookie
+        if new_cookie is None:
+            await self.app(scope, receive, send)
+            return
+        secure = "; Secure" if services.settings.secure_cookies else ""
+        set_cookie = f"{CSRF_COOKIE}={new_cookie}; Path=/; HttpOnly; SameSite=Lax{secure}"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"set-cookie", set_cookie.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def demand(connection: ASGIConnection[Any, Any, Any, Any], role: str) -> Principal:
+    """The principal, if it holds `role`: 401 when nobody is signed in, 403 when too low."""
+    principal: Principal | None = connection.scope.get("user")
+    if principal is None:
+        raise NotAuthorizedException("Sign in first.")
+    if not principal.has(role):
+        raise PermissionDeniedException(
+            f"This needs {ROLE_NAMES[role]} (or a role above it); "
+            f"you are signed in as {ROLE_NAMES[principal.role]}."
+        )
+    return principal
+
+
+def requires(role: str) -> Any:
+    """A route guard built on `demand`."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        demand(connection, role)
+
+    guard.__name__ = f"requires_{role}"
+    return guard
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = connection.scope.get("user")
+    if principal is None:  # guards run first; this is a programming error if reached
+        raise NotAuthorizedException("Sign in first.")
+    return principal

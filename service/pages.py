@@ -1,0 +1,130 @@
+"""The web UI: full pages for plain requests, fragments for htmx requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+
+from domain.initiative import DECISIONS, PHASE_NAMES, TEAM_KINDS
+from domain.revisit import OUTCOMES
+from projections import cycle_board, overdue_revisits
+from service.auth import requires
+from service.security import CSRF_FIELD, SESSION_COOKIE, csrf_token, verify_password
+from service.services import Req, Services, Svc
+
+
+def is_htmx(request: Req) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def request_csrf_token(request: Req) -> str:
+    services: Services = request.app.state.services
+    principal = request.scope.get("user")
+    return csrf_token(services.settings.secret_key, request.state.get("csrf_cookie", ""),
+                      principal.session_id if principal else None)
+
+
+def template_globals() -> dict[str, Any]:
+    return {
+        "csrf_token": request_csrf_token,
+        "CSRF_FIELD": CSRF_FIELD,
+        "PHASE_NAMES": PHASE_NAMES,
+        "DECISIONS": DECISIONS,
+        "TEAM_KINDS": TEAM_KINDS,
+        "OUTCOMES": OUTCOMES,
+    }
+
+
+def page(
+    request: Req, name: str, fragment: str | None = None,
+    status_code: int = 200, **context: Any,
+) -> Template:
+    """Render the page, or only its fragment (a partial the page includes) for htmx."""
+    template = fragment if fragment and is_htmx(request) else name
+    services: Services = request.app.state.services
+    return Template(
+        template,
+        context={"user": request.scope.get("user"), "zone": services.settings.zone, **context},
+        status_code=status_code,
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only redirect to a path on this site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/board"
+
+
+def see_other(request: Req, location: str) -> Response[Any]:
+    """After a successful form post: a 303 redirect (htmx follows it with HX-Location)."""
+    if is_htmx(request):
+        return Response(None, status_code=204, headers={"HX-Location": location})
+    return Redirect(location, status_code=303)
+
+
+class SessionController(Controller):
+    @get("/sign-in", include_in_schema=False)
+    async def sign_in_form(self, request: Req, next: FromQuery[str | None] = None
+                           ) -> Template:
+        return page(request, "sign_in.html", next=safe_next(next), errors={}, login="")
+
+    @post("/sign-in", include_in_schema=False)
+    async def sign_in(self, request: Req, services: Svc) -> Any:
+        form = await request.form()
+        login = str(form.get("login", "")).strip().lower()
+        password = str(form.get("password", ""))
+        target = safe_next(form.get("next"))
+        account = await services.call(services.cqi.find_account, login) if login else None
+        hashed = account.password_hash if account else services.unknown_login_hash
+        matches = await services.call(verify_password, services.hasher, hashed, password)
+        if account is None or not matches or not account.active:
+            message = ("This account is deactivated; ask a leader." if account and matches
+                       else "The login or the password is not right.")
+            return page(request, "sign_in.html", status_code=400, next=target, login=login,
+                        errors={"form": message})
+        previous = request.cookies.get(SESSION_COOKIE)
+        session_id = await services.sessions.start(account, services.now(), replacing=previous)
+        response = Redirect(target, status_code=303)
+        response.cookies.append(Cookie(
+            key=SESSION_COOKIE, value=session_id, path="/", httponly=True,
+            secure=services.settings.secure_cookies, samesite="lax",
+            max_age=int(services.settings.session_hours * 3600),
+        ))
+        return response
+
+    @post("/sign-out", include_in_schema=False)
+    async def sign_out(self, request: Req, services: Svc) -> Any:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id:
+            await services.sessions.end(session_id)
+        response = Redirect("/sign-in", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+class BoardPages(Controller):
+    @get("/", include_in_schema=False)
+    async def home(self) -> Redirect:
+        return Redirect("/board", status_code=303)
+
+    @get("/board", guards=[requires("viewer")], include_in_schema=False)
+    async def board(self, request: Req, services: Svc) -> Template:
+        rows = await services.read(cycle_board.initiatives, None)
+        today = services.today()
+        overdue = await services.read(overdue_revisits.revisits, today, "overdue")
+        columns: dict[str, list[Any]] = {"none": [], "plan": [], "do": [], "study": [], "act": []}
+        for row in rows:
+            if row["status"] == "proposed":
+                columns["none"].append(row)
+            elif row["status"] == "active":
+                columns[row["phase"] or "none"].append(row)
+        return page(request, "board.html", "_board.html", columns=columns, overdue=overdue,
+                    today=today)
+
+
+PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages]

@@ -1,0 +1,110 @@
+"""The composition root's product: everything a request handler may use, built once per process."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ParamSpec, TypeAlias, TypeVar
+
+import anyio.to_thread
+import asyncpg
+from argon2 import PasswordHasher
+from litestar import Request
+from litestar.di import NamedDependency
+
+from service.application import CQIApplication, Receipt, eventsourcing_env
+from service.projection_runner import ProjectionRunner
+from service.security import SessionStore, password_hasher
+from service.settings import Settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    cqi: CQIApplication
+    runner: ProjectionRunner
+    pool: asyncpg.Pool
+    sessions: SessionStore
+    hasher: PasswordHasher
+    clock: Callable[[], datetime] = field(default=system_clock)
+    unknown_login_hash: str = ""
+    """Verified against when the login is unknown, so that failure takes as long as a wrong
+    password does (no telling which logins exist by timing)."""
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, clock: Callable[[], datetime] = system_clock
+    ) -> Services:
+        if not settings.database_url:
+            raise RuntimeError("Services need a DATABASE_URL (cqi serve starts an embedded one)")
+        env = eventsourcing_env(settings.database_url, settings.pool_size)
+        cqi = await anyio.to_thread.run_sync(functools.partial(CQIApplication, env=env))
+        runner = ProjectionRunner(cqi)
+        await anyio.to_thread.run_sync(runner.start)
+        pool = await asyncpg.create_pool(
+            settings.database_url, min_size=1, max_size=settings.pool_size
+        )
+        sessions = SessionStore(
+            pool, timedelta(hours=settings.session_hours), timedelta(minutes=settings.idle_minutes)
+        )
+        await sessions.create_tables()
+        hasher = password_hasher(settings.password_hash_cost)
+        unknown = await anyio.to_thread.run_sync(hasher.hash, secrets.token_urlsafe(16))
+        return cls(settings, cqi, runner, pool, sessions, hasher, clock, unknown)
+
+    async def stop(self) -> None:
+        await anyio.to_thread.run_sync(self.runner.stop)
+        await self.pool.close()
+        await anyio.to_thread.run_sync(self.cqi.close)
+
+    # --- helpers for handlers ------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        """Today in the agency's time zone: what "overdue" is measured against."""
+        return self.clock().astimezone(self.settings.zone).date()
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a synchronous library call off the event loop."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def command(self, fn: Callable[P, Receipt], *args: P.args, **kwargs: P.kwargs) -> Receipt:
+        """Run a command, then wait until every view has processed it (read-your-writes)."""
+        receipt = await self.call(fn, *args, **kwargs)
+        if receipt.notification_id:
+            await self.runner.progress.wait(receipt.notification_id, timeout=10.0)
+        return receipt
+
+    async def hash_password(self, password: str) -> str:
+        return await self.call(self.hasher.hash, password)
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                async with self.pool.acquire() as conn:
+                    await conn.fetchval("SELECT 1")
+            return True
+        except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
+            return False
+
+    async def read(self, query: Callable[..., Any], *args: Any) -> Any:
+        async with self.pool.acquire() as conn:
+            return await query(conn, *args)
+
+
+Svc: TypeAlias = NamedDependency[Services]
+"""A handler parameter that receives the process's Services."""
+Req: TypeAlias = Request[Any, Any, Any]
