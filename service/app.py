@@ -67,10 +67,10 @@ def field_errors(extra: Any) -> dict[str, str]:
         match = _AT.match(str(item.get("message", "")))
         message = match.group("message") if match else str(item.get("message"))
         path = match.group("path") if match else None
-        if not path and (named := _FIELD.search(message)):
-            path = named.group("field")
-        if not path and item.get("source") != "body":
+        if not path and item.get("key") != "data":  # "data": the whole body, not one field
             path = item.get("key")
+        if named := _FIELD.search(message):  # missing/unknown field `x` (inside `path`)
+            path = f"{path}.{named.group('field')}" if path else named.group("field")
         errors[path or "body"] = message
     return errors
 
@@ -120,7 +120,9 @@ def _error(
     if is_api(request):
         return problem(status, detail, errors)
     return Template("error.html", context={"status": status, "detail": detail,
-                                           "errors": errors or {}}, status_code=status)
+                                           "errors": errors or {},
+                                           "user": request.scope.get("user")},
+                    status_code=status, media_type=MediaType.HTML)
 
 
 async def check_csrf(request: Request[Any, Any, Any]) -> None:
