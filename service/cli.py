@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import getpass
 import logging
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -67,9 +68,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 "or load a sample agency with:  .venv/bin/cqi demo",
                 flush=True,
             )
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so
+        # that this function unwinds and the embedded PostgreSQL it started is stopped.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(create_app(configured), host=host, port=port, log_level="info",
                     proxy_headers=False, server_header=False)
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def read_password(prompt_twice: bool = True) -> str:
