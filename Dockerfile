@@ -8,12 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CQI_DATA_DIR=/data
 
 WORKDIR /app
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY projections ./projections
 COPY service ./service
 COPY templates ./templates
-RUN pip install . \
+# Editable: the packages stay beside templates/, where the app looks for its pages.
+RUN pip install -e . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin cqi \
     && install --directory --owner cqi --group cqi --mode 0700 /data
 
