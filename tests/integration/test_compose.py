@@ -102,7 +102,8 @@ def test_app_image_is_built_from_the_repository_dockerfile(compose):
     assert ("FROM", "python:3.11-slim") in instructions
     users = [args for keyword, args in instructions if keyword == "USER"]
     assert users and users[-1] not in ("root", "0")
-    assert any(keyword == "RUN" and "pip install ." in args for keyword, args in instructions)
+    # Editable, so that the installed packages find templates/ beside them in the image.
+    assert any(keyword == "RUN" and "pip install -e ." in args for keyword, args in instructions)
     for keyword, args in instructions:
         if keyword == "COPY" and not args.startswith("--"):
             *sources, _destination = args.split()
