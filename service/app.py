@@ -14,10 +14,10 @@ import js_lib_htmx
 from litestar import Litestar, MediaType, Request, Response
 from litestar.di import Provide
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
-    ValidationException,
 )
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -75,7 +75,7 @@ def field_errors(extra: Any) -> dict[str, str]:
     return errors
 
 
-def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def on_validation(request: Request[Any, Any, Any], exc: ClientException) -> Response[Any]:
     errors = field_errors(exc.extra)
     if not errors:
         errors = {"body": str(exc.detail)}
@@ -98,8 +98,8 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     if isinstance(exc, NotAuthorizedException) and not is_api(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/sign-in?next={quote(target)}", status_code=303)
-    if isinstance(exc, ValidationException) and is_api(request):
-        return on_validation(request, exc)
+    if isinstance(exc, ClientException) and exc.status_code == 400 and is_api(request):
+        return on_validation(request, exc)  # also a body that is not JSON: {"body": why}
     headers = {"WWW-Authenticate": 'Bearer realm="cqi"'} if exc.status_code == 401 else None
     response = _error(request, exc.status_code, exc.detail)
     if headers:

@@ -134,3 +134,48 @@ class Accounts:
         receipt = await self.services.call(
             self.services.cqi.issue_token, uuid.UUID(account_id), actor="test")
         return {"Authorization": f"Bearer {receipt.detail}"}
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server on a free 127.0.0.1 port, in a background thread, serving
+    `create_app(settings)`: the app starts (and at the end stops) its own Services in the
+    server's event loop. Yields the base URL once GET /api/v1/health answers 200."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on",
+                            server_header=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                              name=f"live-server-{port}", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if not thread.is_alive():
+                raise RuntimeError("the live server stopped during start-up; see its log above")
+            try:
+                if httpx.get(f"{base_url}/api/v1/health", timeout=2,
+                             trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the live server at {base_url} did not answer in 30 s")
+            time.sleep(0.05)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+        if thread.is_alive():
+            raise RuntimeError("the live server did not stop within 15 s")
