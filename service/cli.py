@@ -26,6 +26,7 @@ def database(settings: Settings) -> Iterator[Settings]:
     that was already running (under `cqi serve`) is left running.
     """
     if settings.database_url:
+        check_reachable(settings.database_url)
         yield settings
         return
     from service.embedded_db import EmbeddedPostgres, ensure_database
@@ -36,6 +37,23 @@ def database(settings: Settings) -> Iterator[Settings]:
         yield replace(settings, database_url=url)
     finally:
         server.stop()
+
+
+def check_reachable(database_url: str) -> None:
+    """Fail at once, and plainly, when DATABASE_URL names a server we cannot use (the library
+    would retry for 10 s and end in a traceback)."""
+    import psycopg
+
+    from service.settings import parse_database_url
+
+    db = parse_database_url(database_url)
+    try:
+        psycopg.connect(database_url, connect_timeout=5).close()
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        raise SettingsError(
+            f"DATABASE_URL: cannot connect to {db.user}@{db.host}:{db.port}/{db.dbname}: {reason}"
+        ) from None
 
 
 def application(settings: Settings):  # type: ignore[no-untyped-def]
@@ -144,6 +162,10 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
             seconds = time.perf_counter() - started
         finally:
             app.close()
+    if head and not count:  # a running server holds the writer lock: its runner replayed them
+        print(f"Rebuilt {len(runner.projections)} views in {seconds:.2f} s (replayed up to event "
+              f"#{head} by the running server's projection runner)")
+        return 0
     rate = f", {count / seconds:,.0f} events/s" if count and seconds else ""
     print(f"Rebuilt {len(runner.projections)} views from {count} events in {seconds:.2f} s{rate}")
     return 0
