@@ -4,67 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from domain.initiative import DECISIONS, PHASE_NAMES, TEAM_KINDS
-from domain.revisit import OUTCOMES
 from projections import cycle_board, overdue_revisits
 from service.auth import requires
-from service.security import CSRF_FIELD, SESSION_COOKIE, csrf_token, verify_password
-from service.services import Req, Services, Svc
+from service.pages_accounts import AccountPages
+from service.pages_base import (
+    is_htmx,
+    page,
+    request_csrf_token,
+    safe_next,
+    see_other,
+    template_globals,
+)
+from service.pages_initiatives import InitiativePages
+from service.pages_mission import MissionPages
+from service.pages_revisits import RevisitPages
+from service.security import SESSION_COOKIE, verify_password
+from service.services import Req, Svc
 
-
-def is_htmx(request: Req) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
-def request_csrf_token(request: Req) -> str:
-    services: Services = request.app.state.services
-    principal = request.scope.get("user")
-    return csrf_token(services.settings.secret_key, request.state.get("csrf_cookie", ""),
-                      principal.session_id if principal else None)
-
-
-def template_globals() -> dict[str, Any]:
-    return {
-        "csrf_token": request_csrf_token,
-        "CSRF_FIELD": CSRF_FIELD,
-        "PHASE_NAMES": PHASE_NAMES,
-        "DECISIONS": DECISIONS,
-        "TEAM_KINDS": TEAM_KINDS,
-        "OUTCOMES": OUTCOMES,
-    }
-
-
-def page(
-    request: Req, name: str, fragment: str | None = None,
-    status_code: int = 200, **context: Any,
-) -> Template:
-    """Render the page, or only its fragment (a partial the page includes) for htmx."""
-    template = fragment if fragment and is_htmx(request) else name
-    services: Services = request.app.state.services
-    return Template(
-        template,
-        context={"user": request.scope.get("user"), "zone": services.settings.zone, **context},
-        status_code=status_code,
-    )
-
-
-def safe_next(target: str | None) -> str:
-    """Only redirect to a path on this site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/board"
-
-
-def see_other(request: Req, location: str) -> Response[Any]:
-    """After a successful form post: a 303 redirect (htmx follows it with HX-Location)."""
-    if is_htmx(request):
-        return Response(None, status_code=204, headers={"HX-Location": location})
-    return Redirect(location, status_code=303)
+__all__ = ["PAGE_CONTROLLERS", "is_htmx", "page", "request_csrf_token", "safe_next",
+           "see_other", "template_globals"]
 
 
 class SessionController(Controller):
@@ -127,4 +90,5 @@ class BoardPages(Controller):
                     today=today)
 
 
-PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages]
+PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages, InitiativePages, MissionPages,
+                               RevisitPages, AccountPages]
