@@ -97,6 +97,8 @@ async def history_entries(services: Services, aggregate_id: uuid.UUID) -> list[s
 
 
 def parse_moment(raw: str, services: Svc) -> datetime:
+    if "T" in raw and raw.strip().count(" ") == 1:  # an unencoded `+01:00` arrives as ` 01:00`
+        raw = raw.strip().replace(" ", "+")
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
