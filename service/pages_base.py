@@ -260,11 +260,11 @@ class Forms:
         self.refused = refused
         self.shown: set[str] = set()
 
-    def __call__(self, name: str, **defaults: Any) -> FormState:
-        self.shown.add(name)
-        if self.refused is not None and self.refused.name == name:
+    def __call__(self, form_name: str, /, **defaults: Any) -> FormState:
+        self.shown.add(form_name)
+        if self.refused is not None and self.refused.name == form_name:
             return self.refused
-        return FormState(name, defaults)
+        return FormState(form_name, defaults)
 
     @property
     def orphan(self) -> FormState | None:

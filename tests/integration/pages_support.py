@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -107,7 +108,7 @@ def field_error(html: str, field_id: str) -> str:
     assert f'{field_id}-error' in re.search(
         rf'<[^>]*id="{re.escape(field_id)}"[^>]*>', html).group(0), \
         f"{field_id} does not point at its message with aria-describedby"
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
+    return unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
 
 
 class Browser:
