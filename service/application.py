@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 SYSTEM_ACTOR = "system"
 MAX_ATTEMPTS = 50
+LOCK_STRIPES = 64
 
 
 class StaleVersionError(DomainError):
@@ -112,6 +114,13 @@ class CQIApplication(Application[uuid.UUID]):
     name = "cqi"
     snapshotting_intervals = {Initiative: 100, Mission: 100, Account: 100}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Commands on one aggregate queue here instead of racing each other to the database:
+        # under many concurrent writers in one process, optimistic retries alone can starve a
+        # writer. Writers in other processes are still caught by the retry in `_change`.
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -155,20 +164,21 @@ class CQIApplication(Application[uuid.UUID]):
         A caller that named a version gets StaleVersionError when it is no longer current;
         one that did not is retried against the new state, so no update is ever lost.
         """
-        for _ in range(MAX_ATTEMPTS):
-            aggregate = self.load(cls, aggregate_id)
-            if expected_version is not None and aggregate.version != expected_version:
-                raise StaleVersionError(aggregate.version, expected_version)
-            outcome = decide(aggregate)
-            others = also(aggregate, outcome) if also else []
-            if not aggregate.pending_events:
-                return Receipt(aggregate.id, aggregate.version, 0, (), outcome)
-            try:
-                return self._commit(aggregate, *others, detail=outcome)
-            except IntegrityError:
-                if expected_version is not None:
-                    current = self.load(cls, aggregate_id).version
-                    raise StaleVersionError(current, expected_version) from None
+        with self._stripes[aggregate_id.int % LOCK_STRIPES]:
+            for _ in range(MAX_ATTEMPTS):
+                aggregate = self.load(cls, aggregate_id)
+                if expected_version is not None and aggregate.version != expected_version:
+                    raise StaleVersionError(aggregate.version, expected_version)
+                outcome = decide(aggregate)
+                others = also(aggregate, outcome) if also else []
+                if not aggregate.pending_events:
+                    return Receipt(aggregate.id, aggregate.version, 0, (), outcome)
+                try:
+                    return self._commit(aggregate, *others, detail=outcome)
+                except IntegrityError:
+                    if expected_version is not None:
+                        current = self.load(cls, aggregate_id).version
+                        raise StaleVersionError(current, expected_version) from None
         raise DomainError("This record is too busy right now; try again in a moment.")
 
     # --- mission, vision, values ---------------------------------------------------------
