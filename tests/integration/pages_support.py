@@ -8,6 +8,7 @@ with the fields a person would fill in.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from html import unescape
 from html.parser import HTMLParser
@@ -220,10 +221,10 @@ PLAN = {
 
 
 async def an_initiative(services: Services, value_id: str, title: str = "Families at the table"
-                        ) -> str:
+                        ) -> uuid.UUID:
     receipt = await services.command(
         services.cqi.open_initiative, actor="test", title=title,
         problem="Consumer feedback: families do not feel valued",
         aim="80% of families report feeling included by June", value_ids=[value_id],
         team=[{"name": "Ana Ruiz", "kind": "consumer", "role": "parent partner"}])
-    return str(receipt.id)
+    return receipt.id
