@@ -130,10 +130,17 @@ class ProjectionRunner:
             for name, recorder in self.recorders.items()
         }
 
+    def _positions(self, curs: Any) -> dict[str, int]:
+        return {
+            name: recorder._max_tracking_id(self.app.name, curs) or 0
+            for name, recorder in self.recorders.items()
+        }
+
     # --- processing ----------------------------------------------------------------------
 
     def process_batch(self) -> int:
-        """Apply the next batch of events to every view that has not seen them; return count."""
+        """Apply the next batch of events to every view that has not seen them; return count
+        (-1: the views were rebuilt meanwhile and nothing was applied; call again)."""
         positions = self.positions()
         start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
@@ -144,6 +151,11 @@ class ProjectionRunner:
             return 0
         last = notifications[-1].id
         with self.datastore.transaction(commit=True) as curs:
+            # The positions were read outside this transaction: if a rebuild dropped and
+            # re-created the views since, applying this batch would skip every earlier event.
+            # Reading them again here also holds off a DROP until this transaction ends.
+            if self._positions(curs) != positions:
+                return -1  # nothing applied; the caller tries again from the new positions
             for notification in notifications:
                 domain_event = self.app.mapper.to_domain_event(notification)
                 for projection in self.projections:
@@ -175,7 +187,7 @@ class ProjectionRunner:
         """Process until the views reach the head of the log; return events processed."""
         total = 0
         while processed := self.process_batch():
-            total += processed
+            total += max(processed, 0)
         return total
 
     # --- the thread ----------------------------------------------------------------------

@@ -61,9 +61,12 @@ class Agency:
         body = self.ok(await self.client.post(
             "/api/v1/values", headers=self.leader,
             json={"name": name, "description": description}), 201)
+        self._value_id = self._value_id or body["id"]
         return body["id"]
 
     async def default_value(self) -> str:
+        """The agency's first value (added now if there is none): what initiatives and
+        cycles serve unless a test names another."""
         if self._value_id is None:
             self._value_id = await self.value()
         return self._value_id
