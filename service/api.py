@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.exceptions import ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from domain.errors import NotFoundError
@@ -20,7 +21,27 @@ from service import schemas as s
 from service.auth import demand, principal_of, requires
 from service.services import Req, Services, Svc
 
-ERRORS = {400: s.ErrorOut}  # documented on every route via the app's default responses
+ERROR_MEANINGS = {
+    400: "The body, a parameter or If-Match is malformed; `errors` names each field.",
+    401: "No credentials, or a token that is unknown, revoked or of a deactivated account.",
+    403: "The account's role may not do this.",
+    404: "No such initiative, cycle, value or revisit (or no such past version).",
+    409: "The domain refuses this move now; `detail` says why.",
+    412: "If-Match names a version that is no longer current.",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """The error responses a route documents: 401 and 403 (every route here is guarded) and
+    `codes`; all with the body the app's exception handlers send."""
+    return {
+        code: ResponseSpec(data_container=s.ErrorOut, description=ERROR_MEANINGS[code],
+                           generate_examples=False)
+        for code in (401, 403, *codes)
+    }
+
+
+WRITE = (400, 404, 409, 412)  # a command on an existing aggregate
 
 
 def expected_version(request: Req) -> int | None:
@@ -118,7 +139,9 @@ class HealthController(Controller):
     path = "/api/v1/health"
     tags = ["health"]
 
-    @get("/", summary="200 once the database answers, 503 while it does not")
+    @get("/", summary="200 once the database answers, 503 while it does not",
+         responses={503: ResponseSpec(s.Health, description="The database does not answer.",
+                                      generate_examples=False)})
     async def health(self, services: Svc) -> Response[s.Health]:
         if await services.ping():
             return Response(s.Health("ok"))
@@ -129,7 +152,7 @@ class MissionController(Controller):
     path = "/api/v1"
     tags = ["mission and values"]
 
-    @get("/mission", guards=[requires("viewer")])
+    @get("/mission", guards=[requires("viewer")], responses=errors())
     async def read_mission(self, services: Svc) -> Response[s.MissionOut]:
         mission = await services.call(services.cqi.mission)
         if mission is None:
@@ -140,7 +163,7 @@ class MissionController(Controller):
             headers=etag(mission.version),
         )
 
-    @put("/mission", guards=[requires("leader")])
+    @put("/mission", guards=[requires("leader")], responses=errors(400, 409, 412))
     async def write_mission(
         self, request: Req, services: Svc, data: JSONBody[s.MissionIn]
     ) -> Response[s.MissionOut]:
@@ -157,12 +180,12 @@ class MissionController(Controller):
             headers=etag(mission.version),
         )
 
-    @get("/values", guards=[requires("viewer")])
+    @get("/values", guards=[requires("viewer")], responses=errors())
     async def list_values(self, services: Svc) -> list[s.ValueOut]:
         mission = await services.call(services.cqi.mission)
         return [value_out(v) for v in mission.active_values()] if mission else []
 
-    @post("/values", guards=[requires("leader")])
+    @post("/values", guards=[requires("leader")], responses=errors(400, 409, 412))
     async def add_value(
         self, request: Req, services: Svc, data: JSONBody[s.ValueIn]
     ) -> Response[s.ValueOut]:
@@ -174,7 +197,7 @@ class MissionController(Controller):
         return Response(value_out(mission.value(receipt.detail)), status_code=201,
                         headers=etag(receipt.version))
 
-    @put("/values/{value_id:str}", guards=[requires("leader")])
+    @put("/values/{value_id:str}", guards=[requires("leader")], responses=errors(*WRITE))
     async def revise_value(
         self, request: Req, services: Svc, value_id: FromPath[str],
         data: JSONBody[s.ValueIn],
@@ -187,7 +210,7 @@ class MissionController(Controller):
         mission: Mission = await services.call(services.cqi.load, Mission, receipt.id)
         return Response(value_out(mission.value(value_id)), headers=etag(receipt.version))
 
-    @post("/values/{value_id:str}/standards", guards=[requires("leader")])
+    @post("/values/{value_id:str}/standards", guards=[requires("leader")], responses=errors(*WRITE))
     async def add_standard(
         self, request: Req, services: Svc, value_id: FromPath[str],
         data: JSONBody[s.StandardIn],
@@ -205,7 +228,7 @@ class InitiativeController(Controller):
     path = "/api/v1/initiatives"
     tags = ["initiatives and cycles"]
 
-    @get("/", guards=[requires("viewer")])
+    @get("/", guards=[requires("viewer")], responses=errors(400))
     async def list_initiatives(
         self, services: Svc,
         status: Annotated[str | None, QueryParameter(
@@ -222,7 +245,7 @@ class InitiativeController(Controller):
             for r in rows
         ]
 
-    @post("/", guards=[requires("member")])
+    @post("/", guards=[requires("member")], responses=errors(400, 409))
     async def open_initiative(
         self, request: Req, services: Svc, data: JSONBody[s.InitiativeIn]
     ) -> Response[s.Created]:
@@ -235,7 +258,7 @@ class InitiativeController(Controller):
                         headers={**etag(receipt.version),
                                  "Location": f"/api/v1/initiatives/{receipt.id}"})
 
-    @get("/{initiative_id:uuid}", guards=[requires("viewer")])
+    @get("/{initiative_id:uuid}", guards=[requires("viewer")], responses=errors(400, 404))
     async def read_initiative(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         version: Annotated[int | None, QueryParameter(ge=1, description="a past version")] = None,
@@ -257,14 +280,15 @@ class InitiativeController(Controller):
             )
         return Response(initiative_out(initiative), headers=etag(initiative.version))
 
-    @get("/{initiative_id:uuid}/history", guards=[requires("auditor")])
+    @get("/{initiative_id:uuid}/history", guards=[requires("auditor")],
+         responses=errors(400, 404))
     async def history(
         self, services: Svc, initiative_id: FromPath[uuid.UUID]
     ) -> list[s.HistoryEntry]:
         await services.call(services.cqi.load, Initiative, initiative_id)  # 404 if not one
         return await history_entries(services, initiative_id)
 
-    @put("/{initiative_id:uuid}", guards=[requires("member")])
+    @put("/{initiative_id:uuid}", guards=[requires("member")], responses=errors(*WRITE))
     async def revise_charter(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         data: JSONBody[s.CharterIn],
@@ -276,7 +300,8 @@ class InitiativeController(Controller):
         )
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
-    @post("/{initiative_id:uuid}/team", guards=[requires("member")], status_code=200)
+    @post("/{initiative_id:uuid}/team", guards=[requires("member")], status_code=200,
+          responses=errors(*WRITE))
     async def add_team_member(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         data: JSONBody[s.TeamMemberIn],
@@ -288,7 +313,8 @@ class InitiativeController(Controller):
         )
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
-    @post("/{initiative_id:uuid}/conclude", guards=[requires("member")], status_code=200)
+    @post("/{initiative_id:uuid}/conclude", guards=[requires("member")], status_code=200,
+          responses=errors(*WRITE))
     async def conclude(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         data: JSONBody[s.ConcludeIn],
@@ -300,7 +326,7 @@ class InitiativeController(Controller):
         )
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
-    @post("/{initiative_id:uuid}/cycles", guards=[requires("member")])
+    @post("/{initiative_id:uuid}/cycles", guards=[requires("member")], responses=errors(*WRITE))
     async def plan_cycle(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         data: JSONBody[s.PlanIn],
@@ -312,7 +338,8 @@ class InitiativeController(Controller):
         return Response(s.CyclePlanned(receipt.detail, receipt.version), status_code=201,
                         headers=etag(receipt.version))
 
-    @put("/{initiative_id:uuid}/cycles/{number:int}/plan", guards=[requires("member")])
+    @put("/{initiative_id:uuid}/cycles/{number:int}/plan", guards=[requires("member")],
+         responses=errors(*WRITE))
     async def revise_plan(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         number: FromPath[int], data: JSONBody[s.PlanIn],
@@ -325,7 +352,7 @@ class InitiativeController(Controller):
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
     @post("/{initiative_id:uuid}/cycles/{number:int}/do", guards=[requires("member")],
-          status_code=200)
+          status_code=200, responses=errors(*WRITE))
     async def record_do(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         number: FromPath[int], data: JSONBody[s.DoIn],
@@ -338,7 +365,7 @@ class InitiativeController(Controller):
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
     @post("/{initiative_id:uuid}/cycles/{number:int}/study", guards=[requires("member")],
-          status_code=200)
+          status_code=200, responses=errors(*WRITE))
     async def record_study(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         number: FromPath[int], data: JSONBody[s.StudyIn],
@@ -351,7 +378,7 @@ class InitiativeController(Controller):
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
     @post("/{initiative_id:uuid}/cycles/{number:int}/act", guards=[requires("member")],
-          status_code=200)
+          status_code=200, responses=errors(*WRITE))
     async def decide_act(
         self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
         number: FromPath[int], data: JSONBody[s.ActIn],
@@ -368,7 +395,7 @@ class BoardController(Controller):
     path = "/api/v1/board"
     tags = ["initiatives and cycles"]
 
-    @get("/", guards=[requires("viewer")])
+    @get("/", guards=[requires("viewer")], responses=errors())
     async def board(self, services: Svc) -> list[s.BoardRow]:
         rows = await services.read(cycle_board.board)
         return [
@@ -394,7 +421,7 @@ class RevisitController(Controller):
     path = "/api/v1/revisits"
     tags = ["revisits"]
 
-    @get("/", guards=[requires("viewer")])
+    @get("/", guards=[requires("viewer")], responses=errors(400))
     async def list_revisits(
         self, services: Svc,
         status: Annotated[str | None, QueryParameter(
@@ -408,7 +435,7 @@ class RevisitController(Controller):
         rows = await services.read(overdue_revisits.revisits, services.today(), status)
         return [revisit_out(r) for r in rows]
 
-    @post("/", guards=[requires("leader")])
+    @post("/", guards=[requires("leader")], responses=errors(400, 409))
     async def schedule(
         self, request: Req, services: Svc, data: JSONBody[s.RevisitIn]
     ) -> Response[s.RevisitCreated]:
@@ -420,7 +447,8 @@ class RevisitController(Controller):
         return Response(s.RevisitCreated(str(receipt.id), receipt.version), status_code=201,
                         headers=etag(receipt.version))
 
-    @post("/{revisit_id:uuid}/complete", guards=[requires("leader")], status_code=200)
+    @post("/{revisit_id:uuid}/complete", guards=[requires("leader")], status_code=200,
+          responses=errors(*WRITE))
     async def complete(
         self, request: Req, services: Svc, revisit_id: FromPath[uuid.UUID],
         data: JSONBody[s.RevisitCompleteIn],
@@ -434,7 +462,8 @@ class RevisitController(Controller):
         return Response(s.RevisitCompleted(str(revisit_id), receipt.version, next_id),
                         headers=etag(receipt.version))
 
-    @post("/{revisit_id:uuid}/reschedule", guards=[requires("leader")], status_code=200)
+    @post("/{revisit_id:uuid}/reschedule", guards=[requires("leader")], status_code=200,
+          responses=errors(*WRITE))
     async def reschedule(
         self, request: Req, services: Svc, revisit_id: FromPath[uuid.UUID],
         data: JSONBody[s.RevisitRescheduleIn],
