@@ -12,6 +12,7 @@ import os
 import pathlib
 import secrets
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -41,7 +42,9 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    data_dir = tmp_path_factory.mktemp("embedded-pg")
+    # Not under pytest's own temp tree: pytest makes that 0700 at each session start, which
+    # would lock out the server's system user whenever two test sessions overlap.
+    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="cqi-test-pg-"))
     with EmbeddedPostgres(data_dir) as server:
         assert server.url is not None
         yield server.url
