@@ -9,6 +9,7 @@ so that their requests can still wait for their own writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -200,7 +201,15 @@ class ProjectionRunner:
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         if self._thread is not None:
+            if self._thread.is_alive():
+                self._wake()
             self._thread.join(timeout)
+
+    def _wake(self) -> None:
+        """Cut short the thread's wait for a notification instead of letting it time out."""
+        channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception), self.datastore.transaction(commit=True) as curs:
+            curs.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(channel)))
 
     def _connect(self) -> psycopg.Connection[Any]:
         info = self.datastore.pool.kwargs

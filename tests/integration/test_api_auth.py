@@ -96,19 +96,17 @@ async def test_every_route_needs_credentials(agency):
     assert await everything(agency, ids) == before
 
 
-@pytest.mark.parametrize("authorization", [
-    "Bearer not-a-token",
-    "Bearer ",
-    f"Bearer {uuid.uuid4().hex}.deadbeef.secret",
-    "Basic bGVhZGVyOnBhc3N3b3Jk",
-    "leader",
-])
-async def test_a_bad_token_is_401(agency, authorization):
-    for method, path, body in [("GET", "/api/v1/board", None),
-                               ("PUT", "/api/v1/mission", {"mission": "m", "vision": "v"})]:
-        response = await agency.client.request(method, path, json=body,
-                                               headers={"Authorization": authorization})
-        assert response.status_code == 401, f"{method} {path}: {response.text}"
+async def test_a_bad_token_is_401(agency):
+    for authorization in ["Bearer not-a-token", "Bearer ", "Bearer a.b.c",
+                          f"Bearer {uuid.uuid4().hex}.deadbeef.secret",
+                          "Basic bGVhZGVyOnBhc3N3b3Jk", "leader"]:
+        for method, path, body in [("GET", "/api/v1/board", None),
+                                   ("PUT", "/api/v1/mission", {"mission": "m", "vision": "v"})]:
+            response = await agency.client.request(method, path, json=body,
+                                                   headers={"Authorization": authorization})
+            assert response.status_code == 401, f"{authorization} {method} {path}"
+    mission = await agency.client.get("/api/v1/mission", headers=agency.viewer)
+    assert mission.json()["mission"] == ""
 
 
 async def test_a_token_with_a_wrong_secret_or_of_a_deactivated_account_is_401(agency, services):
@@ -121,30 +119,29 @@ async def test_a_token_with_a_wrong_secret_or_of_a_deactivated_account_is_401(ag
     assert (await agency.client.get("/api/v1/board", headers=agency.viewer)).status_code == 401
 
 
-@pytest.mark.parametrize("role", ["viewer", "auditor", "member", "leader"])
-async def test_each_role_reads_what_it_may_and_is_refused_the_rest(agency, role):
+async def test_each_role_reads_what_it_may_and_is_refused_the_rest(agency):
     ids = await a_living_agency(agency)
-    headers = getattr(agency, role)
-    for path, least in reads(ids):
-        response = await agency.client.get(path, headers=headers)
-        expected = 200 if RANK[role] >= RANK[least] else 403
-        assert response.status_code == expected, f"{role} GET {path}: {response.text}"
-        if expected == 403:
-            assert set(response.json()) == {"detail", "errors"}
-            assert response.json()["detail"]
+    for role in RANK:
+        for path, least in reads(ids):
+            response = await agency.client.get(path, headers=getattr(agency, role))
+            expected = 200 if RANK[role] >= RANK[least] else 403
+            assert response.status_code == expected, f"{role} GET {path}: {response.text}"
+            if expected == 403:
+                assert set(response.json()) == {"detail", "errors"}
+                assert response.json()["detail"]
 
 
-@pytest.mark.parametrize("role", ["viewer", "auditor", "member"])
-async def test_a_write_above_ones_role_is_403_and_stores_nothing(agency, role):
+async def test_a_write_above_ones_role_is_403_and_stores_nothing(agency):
     ids = await a_living_agency(agency)
     before = await everything(agency, ids)
-    headers = getattr(agency, role)
-    refused = [(m, p, b) for m, p, b, least in writes(ids) if RANK[role] < RANK[least]]
-    assert refused
-    for method, path, body in refused:
-        response = await agency.client.request(method, path, json=body, headers=headers)
-        assert response.status_code == 403, f"{role} {method} {path}: {response.text}"
-        assert "needs" in response.json()["detail"]
+    for role in ("viewer", "auditor", "member"):
+        refused = [(m, p, b) for m, p, b, least in writes(ids) if RANK[role] < RANK[least]]
+        assert refused
+        for method, path, body in refused:
+            response = await agency.client.request(method, path, json=body,
+                                                   headers=getattr(agency, role))
+            assert response.status_code == 403, f"{role} {method} {path}: {response.text}"
+            assert "needs" in response.json()["detail"]
     assert await everything(agency, ids) == before
 
 

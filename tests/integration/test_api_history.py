@@ -156,13 +156,12 @@ async def test_as_of_before_the_initiative_existed_is_404(agency, replayed):
         assert "did not exist" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("moment", ["yesterday", "2026-13-01", "2026-02-30T10:00:00",
-                                    "10:00", ""])
-async def test_an_as_of_that_is_not_iso_8601_is_a_400(agency, moment):
+async def test_an_as_of_that_is_not_iso_8601_is_a_400(agency):
     iid = await agency.initiative()
-    response = await agency.client.get(f"/api/v1/initiatives/{iid}", params={"as_of": moment},
-                                       headers=agency.auditor)
-    assert_field_error(response, "as_of")
+    for moment in ["yesterday", "2026-13-01", "2026-02-30T10:00:00", "10:00", ""]:
+        response = await agency.client.get(f"/api/v1/initiatives/{iid}",
+                                           params={"as_of": moment}, headers=agency.auditor)
+        assert_field_error(response, "as_of")
 
 
 async def test_an_unencoded_plus_in_as_of_is_still_understood(agency, replayed):
