@@ -180,6 +180,8 @@ _LABELS = {
     "data_collected": "Data collected", "due_on": "Due date", "held_on": "Held on",
     "every_months": "Cadence", "revisit_every_months": "Revisit cadence",
     "display_name": "Display name", "problem": "Problem statement",
+    "intervention": "Change idea", "logistics": "Who, where, when",
+    "observations": "What happened", "learning": "What was learned",
 }
 
 

@@ -100,8 +100,8 @@ async def test_a_member_runs_a_pdsa_cycle_one_phase_at_a_time_through_the_forms(
     html = await member.follow(response)
     assert "Seven in ten families will say they were heard" in html
     assert "East unit, April" in html
-    assert posting_forms(html) == [f"{here}/team", f"{here}/cycles/1/do",
-                                   f"{here}/cycles/1/plan", f"{here}/conclude"]
+    assert posting_forms(html) == [f"{here}/team", f"{here}/cycles/1/plan",
+                                   f"{here}/cycles/1/do", f"{here}/conclude"]
     assert re.search(r'<li class="done">\s*<span class="step-name">Plan', html)
     assert re.search(r'<li class="current" aria-current="step">\s*<span class="step-name">Do',
                      html)
