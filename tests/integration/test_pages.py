@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 
 from tests.integration.pages_support import (
     PLAN,
@@ -309,3 +311,43 @@ async def test_viewers_see_neither_history_nor_past_versions(people, services):
     await leader.get(f"/initiatives/{initiative}/history")
     await leader.get(f"/initiatives/{uuid.uuid4()}", status=404)
     await leader.get("/initiatives/not-an-id", status=404)
+
+
+async def test_as_of_a_wall_clock_moment_shows_the_version_recorded_by_then(people, services):
+    (family,) = await agency_values(services, "Family engagement")
+    initiative = await an_initiative(services, family)
+    await asyncio.sleep(0.01)
+    between = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    await services.command(services.cqi.plan_cycle, initiative, actor="test",
+                           plan={**PLAN, "value_id": family})
+    auditor = await people.browser("audrey", "auditor")
+    wall_clock = between.astimezone(services.settings.zone).replace(tzinfo=None)  # agency time
+    html = await auditor.get(f"/initiatives/{initiative}?as_of={wall_clock.isoformat()}")
+    assert "As it was at version 1" in html and "latest is version 2" in html
+
+
+async def test_every_page_answers_htmx_with_its_fragment_only(people, services):
+    (family,) = await agency_values(services, "Family engagement")
+    initiative = await an_initiative(services, family)
+    leader = await people.browser("lee", "leader")
+    htmx = {"HX-Request": "true"}
+    for url, root in [("/initiatives", '<section id="initiative-list"'),
+                      ("/initiatives/new", '<div id="new-initiative"'),
+                      (f"/initiatives/{initiative}", '<div id="initiative"'),
+                      (f"/initiatives/{initiative}/history", '<div id="history"'),
+                      ("/mission", '<div id="mission"'),
+                      ("/revisits", '<div id="revisits"'),
+                      ("/accounts", '<div id="accounts"')]:
+        full = await leader.get(url)
+        assert full.startswith("<!doctype html>") and root in full, url
+        fragment = await leader.get(url, headers=htmx)
+        assert fragment.lstrip().startswith(root) and "<html" not in fragment, url
+
+
+async def test_add_another_team_member_brings_the_next_empty_row(people):
+    member = await people.browser("maria", "member")
+    html = await member.get("/initiatives/new/team-row?index=3",
+                            headers={"HX-Request": "true"})
+    assert 'name="team[3].name"' in html and "autofocus" in html
+    assert 'hx-swap-oob="true"' in html and "team-row?index=4" in html
