@@ -13,7 +13,16 @@ from domain.account import ROLES, Account
 from domain.errors import DomainError, ValidationError
 from projections.accounts import accounts
 from service.auth import requires
-from service.pages_base import Forms, FormState, actor, page, read_form, see_other, text
+from service.pages_base import (
+    Forms,
+    FormState,
+    actor,
+    attempt,
+    page,
+    read_form,
+    see_other,
+    text,
+)
 from service.security import check_password
 from service.services import Req, Services, Svc
 
@@ -64,10 +73,10 @@ class AccountPages(Controller):
                     done: FromQuery[str | None] = None) -> Template:
         return await render_accounts(request, services, notice=NOTICES.get(done or "", ""))
 
-    async def refused(self, request: Req, services: Services, form: str,
-                      values: dict[str, Any], exc: DomainError) -> Template:
-        return await render_accounts(request, services,
-                                     Forms(FormState.refused(form, values, exc)))
+    async def refuse(self, request: Req, services: Services, form: str,
+                     values: dict[str, Any], reason: str) -> Template:
+        refused = FormState.refused(form, values, DomainError(reason))
+        return await render_accounts(request, services, Forms(refused))
 
     @post("/")
     async def create(self, request: Req, services: Svc) -> Any:
@@ -78,14 +87,13 @@ class AccountPages(Controller):
             refused = FormState("create", values, field_errors_of_new_account(values, problem),
                                 status=400)
             return await render_accounts(request, services, Forms(refused))
-        try:
-            await services.command(
-                services.cqi.register_account, actor=actor(request),
-                login=text(values, "login"), display_name=text(values, "display_name"),
-                role=text(values, "role"), password_hash=await services.hash_password(password),
-            )
-        except DomainError as exc:
-            return await self.refused(request, services, "create", values, exc)
+        _, refused = await attempt(
+            services, "create", values, services.cqi.register_account, actor=actor(request),
+            login=text(values, "login"), display_name=text(values, "display_name"),
+            role=text(values, "role"), password_hash=await services.hash_password(password),
+        )
+        if refused:
+            return await render_accounts(request, services, Forms(refused))
         return see_other(request, "/accounts?done=created", target=TARGET)
 
     @post("/{account_id:uuid}/role")
@@ -94,13 +102,14 @@ class AccountPages(Controller):
         values = await read_form(request)
         form = f"role-{account_id}"
         if str(account_id) == actor(request):
-            return await self.refused(request, services, form, values, DomainError(
-                "You cannot change your own role; ask another leader to do it."))
-        try:
-            receipt = await services.command(services.cqi.change_role, account_id,
-                                             actor=actor(request), role=text(values, "role"))
-        except DomainError as exc:
-            return await self.refused(request, services, form, values, exc)
+            return await self.refuse(request, services, form, values,
+                                     "You cannot change your own role; ask another leader.")
+        receipt, refused = await attempt(services, form, values, services.cqi.change_role,
+                                         account_id, actor=actor(request),
+                                         role=text(values, "role"))
+        if refused:
+            return await render_accounts(request, services, Forms(refused))
+        assert receipt is not None
         if receipt.notification_id:  # sessions hold the role they began with
             await services.sessions.end_all_for(str(account_id))
         return see_other(request, f"/accounts?done=role#a-{account_id}", target=TARGET)
@@ -111,12 +120,11 @@ class AccountPages(Controller):
         values = await read_form(request)
         form = f"deactivate-{account_id}"
         if str(account_id) == actor(request):
-            return await self.refused(request, services, form, values, DomainError(
-                "You cannot deactivate your own account; ask another leader to do it."))
-        try:
-            await services.command(services.cqi.deactivate_account, account_id,
-                                   actor=actor(request))
-        except DomainError as exc:
-            return await self.refused(request, services, form, values, exc)
+            return await self.refuse(request, services, form, values,
+                                     "You cannot deactivate your own account; ask another leader.")
+        _, refused = await attempt(services, form, values, services.cqi.deactivate_account,
+                                   account_id, actor=actor(request))
+        if refused:
+            return await render_accounts(request, services, Forms(refused))
         await services.sessions.end_all_for(str(account_id))
         return see_other(request, f"/accounts?done=deactivated#a-{account_id}", target=TARGET)

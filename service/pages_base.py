@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.initiative import DECISIONS, PHASE_NAMES, TEAM_KINDS
 from domain.revisit import OUTCOMES
-from service.application import StaleVersionError
+from service.application import Receipt, StaleVersionError
 from service.security import CSRF_FIELD, csrf_token
 from service.services import Req, Services
 
@@ -277,6 +277,17 @@ class Forms:
     @property
     def status(self) -> int:
         return self.refused.status if self.refused else 200
+
+
+async def attempt(
+    services: Services, form: str, values: dict[str, Any], fn: Any, *args: Any,
+    rename: Callable[[str], str] | None = None, **kwargs: Any,
+) -> tuple[Receipt | None, FormState | None]:
+    """Run one command (waiting for the views); a refusal becomes the form to send back."""
+    try:
+        return await services.command(fn, *args, **kwargs), None
+    except DomainError as exc:
+        return None, FormState.refused(form, values, exc, rename)
 
 
 def lines(raw: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,6 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from domain.errors import DomainError
 from domain.initiative import (
     ABANDONED,
     ACTIVE,
@@ -29,13 +27,13 @@ from projections import cycle_board
 from projections.accounts import actor_names
 from projections.value_names import value_names
 from service.api import history_entries
-from service.application import Receipt
 from service.auth import demand, requires
 from service.pages_base import (
     Forms,
     FormState,
     actor,
     all_of,
+    attempt,
     form_version,
     label_of,
     page,
@@ -96,17 +94,6 @@ def event_items(data: dict[str, Any], names: dict[str, str]) -> list[tuple[str, 
             shown = str(value) if value != "" else "—"
         items.append((EVENT_LABELS.get(key) or label_of(key), shown))
     return items
-
-
-async def attempt(
-    services: Services, form: str, values: dict[str, Any], fn: Any, *args: Any,
-    rename: Callable[[str], str] | None = None, **kwargs: Any,
-) -> tuple[Receipt | None, FormState | None]:
-    """Run one command; a refusal becomes the form to send back, with why."""
-    try:
-        return await services.command(fn, *args, **kwargs), None
-    except DomainError as exc:
-        return None, FormState.refused(form, values, exc, rename)
 
 
 def plan_of(values: dict[str, Any]) -> dict[str, object]:

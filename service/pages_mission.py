@@ -8,13 +8,12 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from domain.errors import DomainError
 from projections import overdue_revisits
 from service.auth import requires
 from service.pages_base import (
     Forms,
-    FormState,
     actor,
+    attempt,
     form_version,
     page,
     read_form,
@@ -61,11 +60,9 @@ class MissionPages(Controller):
     async def attempt(self, request: Req, services: Services, form: str,
                       values: dict[str, Any], done: str, fn: Any, **kwargs: Any) -> Any:
         """Run one command as the signed-in leader; a refusal shows the page again, with why."""
-        try:
-            await services.command(fn, actor=actor(request),
+        _, refused = await attempt(services, form, values, fn, actor=actor(request),
                                    expected_version=form_version(values), **kwargs)
-        except DomainError as exc:
-            refused = FormState.refused(form, values, exc)
+        if refused:
             return await render_mission(request, services, Forms(refused))
         return see_other(request, f"/mission?done={done}", target=TARGET)
 

@@ -9,7 +9,6 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from domain.errors import DomainError
 from domain.revisit import add_months
 from projections import overdue_revisits
 from service.auth import requires
@@ -17,6 +16,7 @@ from service.pages_base import (
     Forms,
     FormState,
     actor,
+    attempt,
     calendar_day,
     form_version,
     lines,
@@ -61,6 +61,11 @@ async def render_revisits(
     )
 
 
+def one_participants_field(key: str) -> str:
+    """The domain names each participant ("participants[2]"); the form has one field for all."""
+    return "participants" if key.startswith("participants[") else key
+
+
 class RevisitPages(Controller):
     path = "/revisits"
     guards = [requires("viewer")]
@@ -73,25 +78,22 @@ class RevisitPages(Controller):
                   "rescheduled": "The revisit is rescheduled."}.get(done or "", "")
         return await render_revisits(request, services, held=held, notice=notice)
 
-    async def refused(self, request: Req, services: Services, form: str,
-                      values: dict[str, Any], exc: DomainError) -> Template:
-        refused = FormState.refused(  # one error per line of participants is one field
-            form, values, exc,
-            rename=lambda key: "participants" if key.startswith("participants[") else key)
-        return await render_revisits(request, services, Forms(refused))
+    async def attempt(self, services: Services, form: str, values: dict[str, Any], fn: Any,
+                      *args: Any, **kwargs: Any) -> tuple[Any, FormState | None]:
+        return await attempt(services, form, values, fn, *args, rename=one_participants_field,
+                             **kwargs)
 
     @post("/", guards=[requires("leader")])
     async def schedule(self, request: Req, services: Svc) -> Any:
         values = await read_form(request)
-        try:
-            receipt = await services.command(
-                services.cqi.schedule_revisit, actor=actor(request),
-                subject=text(values, "subject"), due_on=calendar_day(text(values, "due_on")),
-                participants=lines(text(values, "participants")),
-                every_months=whole_number(text(values, "every_months")),
-            )
-        except DomainError as exc:
-            return await self.refused(request, services, "schedule", values, exc)
+        receipt, refused = await self.attempt(
+            services, "schedule", values, services.cqi.schedule_revisit, actor=actor(request),
+            subject=text(values, "subject"), due_on=calendar_day(text(values, "due_on")),
+            participants=lines(text(values, "participants")),
+            every_months=whole_number(text(values, "every_months")),
+        )
+        if refused:
+            return await render_revisits(request, services, Forms(refused))
         return see_other(request, f"/revisits?done=scheduled#r-{receipt.id}", target=TARGET)
 
     @post("/{revisit_id:uuid}/complete", guards=[requires("leader")])
@@ -99,15 +101,15 @@ class RevisitPages(Controller):
                        revisit_id: FromPath[uuid.UUID]) -> Any:
         values = await read_form(request)
         held_on = text(values, "held_on")
-        try:
-            receipt = await services.command(
-                services.cqi.complete_revisit, revisit_id, actor=actor(request),
-                held_on=calendar_day(held_on) if held_on.strip() else services.today(),
-                outcome=text(values, "outcome"), notes=text(values, "notes"),
-                expected_version=form_version(values),
-            )
-        except DomainError as exc:
-            return await self.refused(request, services, f"complete-{revisit_id}", values, exc)
+        receipt, refused = await self.attempt(
+            services, f"complete-{revisit_id}", values, services.cqi.complete_revisit,
+            revisit_id, actor=actor(request),
+            held_on=calendar_day(held_on) if held_on.strip() else services.today(),
+            outcome=text(values, "outcome"), notes=text(values, "notes"),
+            expected_version=form_version(values),
+        )
+        if refused:
+            return await render_revisits(request, services, Forms(refused))
         anchor = receipt.also_saved[0] if receipt.also_saved else revisit_id
         return see_other(request, f"/revisits?held={revisit_id}#r-{anchor}", target=TARGET)
 
@@ -115,13 +117,11 @@ class RevisitPages(Controller):
     async def reschedule(self, request: Req, services: Svc,
                          revisit_id: FromPath[uuid.UUID]) -> Any:
         values = await read_form(request)
-        try:
-            await services.command(
-                services.cqi.reschedule_revisit, revisit_id, actor=actor(request),
-                due_on=calendar_day(text(values, "due_on")), reason=text(values, "reason"),
-                expected_version=form_version(values),
-            )
-        except DomainError as exc:
-            return await self.refused(request, services, f"reschedule-{revisit_id}", values,
-                                      exc)
+        _, refused = await self.attempt(
+            services, f"reschedule-{revisit_id}", values, services.cqi.reschedule_revisit,
+            revisit_id, actor=actor(request), due_on=calendar_day(text(values, "due_on")),
+            reason=text(values, "reason"), expected_version=form_version(values),
+        )
+        if refused:
+            return await render_revisits(request, services, Forms(refused))
         return see_other(request, f"/revisits?done=rescheduled#r-{revisit_id}", target=TARGET)
