@@ -70,6 +70,8 @@ class FieldErrors:
             self.add(field, "is required")
         elif len(value) > max_length:
             self.add(field, f"must be at most {max_length} characters")
+        elif "\x00" in value:  # PostgreSQL text cannot hold it: the views could not show it
+            self.add(field, "must not contain the NUL character")
         return value
 
     def choice(self, field: str, value: object, allowed: tuple[str, ...]) -> str:

@@ -69,6 +69,8 @@ def field_errors(extra: Any) -> dict[str, str]:
         path = match.group("path") if match else None
         if not path and item.get("key") != "data":  # "data": the whole body, not one field
             path = item.get("key")
+        if item.get("key") == "data" and message == "'data'":  # no body at all
+            message = "a JSON object is required"
         if named := _FIELD.search(message):  # missing/unknown field `x` (inside `path`)
             path = f"{path}.{named.group('field')}" if path else named.group("field")
         errors[path or "body"] = message

@@ -288,3 +288,23 @@ async def test_a_bad_conclusion_body_is_refused(agency):
                                             headers=agency.member, json=body)
         assert_field_error(response, field)
     assert (await agency.get(iid))["status"] == "proposed"
+
+
+async def test_a_nul_character_in_any_text_is_refused_and_the_views_keep_working(agency):
+    """PostgreSQL text cannot hold NUL: stored, it would stop every view at that event."""
+    value_id = await agency.default_value()
+    opened = await agency.client.post("/api/v1/initiatives", headers=agency.member,
+                                      json=charter_body([value_id], title="Families\x00"))
+    assert_field_error(opened, "title")
+    iid = await agency.initiative()
+    await agency.plan(iid)
+    for path, body, field in [
+        ("/team", {"name": "Ana\x00", "kind": "staff", "role": "lead"}, "name"),
+        ("/cycles/1/do", {"observations": "\x00"}, "observations"),
+    ]:
+        response = await agency.client.post(f"/api/v1/initiatives/{iid}{path}",
+                                            headers=agency.member, json=body)
+        assert_field_error(response, field)
+    await agency.do(iid, 1)
+    assert [(r["initiative_id"], r["phase"]) for r in await agency.listing("/api/v1/board")] == [
+        (iid, "do")]

@@ -73,11 +73,14 @@ async def test_every_bad_mission_body_is_refused_naming_the_field_and_nothing_ch
     assert after == first
 
 
-async def test_a_body_that_is_not_json_is_a_400_with_the_error_body(agency):
+async def test_a_body_that_is_not_json_or_is_missing_is_a_400_with_the_error_body(agency):
     response = await agency.client.put(
         "/api/v1/mission", headers={**agency.leader, "Content-Type": "application/json"},
         content=b'{"mission": "m", "vision": ')
     assert_field_error(response, "body")
+    missing = await agency.client.put("/api/v1/mission", headers=agency.leader)
+    assert_field_error(missing, "body")
+    assert missing.json()["errors"]["body"] == "a JSON object is required"
 
 
 async def test_writing_the_mission_on_the_version_read_succeeds_and_on_an_old_one_is_412(agency):

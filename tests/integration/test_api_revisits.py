@@ -131,6 +131,22 @@ async def test_completing_a_revisit_twice_is_409_and_schedules_nothing_more(agen
     assert len(await agency.listing("/api/v1/revisits")) == 2  # the held one and its successor
 
 
+async def test_a_revisit_cannot_be_held_in_the_future(agency, clock):
+    clock.set(noon("2026-03-10"))
+    rid = await agency.revisit(due_on="2026-03-01", every_months=120)
+    for held_on in ("2026-03-11", "9999-12-31"):
+        response = await agency.client.post(f"/api/v1/revisits/{rid}/complete",
+                                            headers=agency.leader,
+                                            json={"outcome": "reaffirmed", "held_on": held_on})
+        assert_field_error(response, "held_on")
+    completed = await agency.client.post(f"/api/v1/revisits/{rid}/complete",
+                                         headers=agency.leader,
+                                         json={"outcome": "reaffirmed", "held_on": "2026-03-10"})
+    assert completed.status_code == 200, completed.text
+    [row] = await agency.listing("/api/v1/revisits?status=scheduled")
+    assert row["due_on"] == "2036-03-10"
+
+
 async def test_completing_on_an_old_version_is_412(agency):
     rid = await agency.revisit()
     agency.ok(await agency.client.post(
