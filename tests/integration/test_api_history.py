@@ -3,7 +3,9 @@ the initiative exactly as it was at any version or at any moment."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -172,3 +174,28 @@ async def test_an_unencoded_plus_in_as_of_is_still_understood(agency, replayed):
                                        headers=agency.auditor)
     assert response.status_code == 200, response.text
     assert response.json() == states[max(states)]
+
+
+class TestInTheAgencysTimeZone:
+    @pytest.fixture
+    def settings(self, settings):
+        return dataclasses.replace(settings, timezone="America/Chicago")
+
+    async def test_a_wall_clock_as_of_is_read_in_the_agency_zone(self, agency):
+        iid = await agency.initiative()
+        first = await agency.get(iid)
+        await agency.plan(iid)
+        history = await agency.history(iid)
+        opened, planned = (datetime.fromisoformat(e["at"]) for e in history)
+        between = opened + (planned - opened) / 2
+        chicago = between.astimezone(ZoneInfo("America/Chicago")).replace(tzinfo=None)
+        response = await agency.client.get(f"/api/v1/initiatives/{iid}",
+                                           params={"as_of": chicago.isoformat()},
+                                           headers=agency.auditor)
+        assert response.status_code == 200, response.text
+        assert response.json() == first
+        utc_wall_clock = between.astimezone(UTC).replace(tzinfo=None)
+        response = await agency.client.get(f"/api/v1/initiatives/{iid}",
+                                           params={"as_of": utc_wall_clock.isoformat()},
+                                           headers=agency.auditor)
+        assert response.json()["version"] == 2  # read in Chicago, that is hours later

@@ -173,6 +173,19 @@ async def test_every_bad_value_revision_is_refused_and_nothing_changes(agency):
         "Family engagement", "Child safety"]
 
 
+async def test_a_revised_value_name_shows_on_the_board_and_revisits_at_once(agency):
+    value_id = await agency.value("Family engagment")
+    iid = await agency.initiative()
+    await agency.plan(iid)
+    await agency.revisit(subject=value_id)
+    agency.ok(await agency.client.put(f"/api/v1/values/{value_id}", headers=agency.leader,
+                                      json={"name": "Family engagement"}))
+    [row] = await agency.listing("/api/v1/board")
+    assert (row["value_id"], row["value_name"]) == (value_id, "Family engagement")
+    [revisit] = await agency.listing("/api/v1/revisits")
+    assert revisit["subject_label"] == "Family engagement"
+
+
 async def test_revising_or_adding_standards_to_an_unknown_value_is_404(agency):
     await agency.value("Family engagement")
     revised = await agency.client.put("/api/v1/values/no-such-value", headers=agency.leader,
