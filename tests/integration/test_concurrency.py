@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 
 import httpx
+import psycopg
 
 from tests.integration.conftest import Agency, match, plan_body
 
@@ -53,10 +54,18 @@ async def assert_every_acknowledged_member_stored_once(
     assert listed["version"] == total + 1  # the view saw every one
 
 
-async def test_twenty_concurrent_writers_lose_no_update(agency):
+async def test_twenty_concurrent_writers_lose_no_update(agency, settings):
     iid = await agency.initiative()
     responses = await add_members_concurrently([agency.client], agency.member, iid)
     await assert_every_acknowledged_member_stored_once(agency, iid, responses)
+    # 101 events: the current state now loads from the snapshot taken at version 100, and
+    # past states before it are still replayed from the events
+    with psycopg.connect(settings.database_url) as conn:
+        snapshots = conn.execute("SELECT originator_version FROM cqi_snapshots"
+                                 " WHERE originator_id = %s", (iid,)).fetchall()
+    assert snapshots == [(100,)]
+    assert len((await agency.get(iid, "?version=100"))["team"]) == 99
+    assert len((await agency.get(iid, "?version=50"))["team"]) == 49
 
 
 async def test_sixty_concurrent_writers_are_all_served_none_starved(agency):
