@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from domain.errors import NotFoundError
-from domain.initiative import Initiative
+from domain.initiative import ACTIVE, CONCLUSIONS, PROPOSED, Initiative
 from domain.mission import Mission
 from projections import cycle_board, overdue_revisits
 from projections.accounts import actor_names
@@ -42,6 +42,7 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
 
 
 WRITE = (400, 404, 409, 412)  # a command on an existing aggregate
+STATUSES = (PROPOSED, ACTIVE, *CONCLUSIONS)
 
 
 def expected_version(request: Req) -> int | None:
@@ -234,6 +235,11 @@ class InitiativeController(Controller):
         status: Annotated[str | None, QueryParameter(
             description="proposed | active | sustained | closed | abandoned")] = None,
     ) -> list[s.InitiativeSummary]:
+        if status is not None and status not in STATUSES:
+            raise ValidationException(
+                "status must be one of: " + ", ".join(STATUSES),
+                extra={"status": "must be one of: " + ", ".join(STATUSES)},
+            )
         rows = await services.read(cycle_board.initiatives, status)
         return [
             s.InitiativeSummary(

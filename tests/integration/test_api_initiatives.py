@@ -95,6 +95,10 @@ async def test_the_list_can_be_filtered_by_status(agency):
     assert [i["id"] for i in only_active] == [active]
     only_proposed = await agency.listing("/api/v1/initiatives?status=proposed")
     assert [i["id"] for i in only_proposed] == [proposed]
+    assert await agency.listing("/api/v1/initiatives?status=closed") == []
+    unknown = await agency.client.get("/api/v1/initiatives?status=finished",
+                                      headers=agency.viewer)
+    assert_field_error(unknown, "status")
 
 
 async def test_every_bad_initiative_body_is_refused_naming_the_field_and_nothing_is_stored(
