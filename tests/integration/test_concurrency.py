@@ -92,7 +92,19 @@ async def test_writers_through_two_app_instances_at_once_lose_no_update(agency, 
     iid = await agency.initiative()
     async with httpx.AsyncClient(base_url=live_server, trust_env=False, timeout=60) as tcp:
         responses = await add_members_concurrently([agency.client, tcp], agency.member, iid)
-    await assert_every_acknowledged_member_stored_once(agency, iid, responses)
+        await assert_every_acknowledged_member_stored_once(agency, iid, responses)
+        # the same version named through both instances: one wins, the other is told 412
+        for round_ in range(5):
+            version = (await agency.get(iid))["version"]
+            outcomes = await asyncio.gather(*(
+                client.post(f"/api/v1/initiatives/{iid}/team",
+                            headers={**agency.member, **match(version)},
+                            json={"name": f"Race {round_} via {n}", "kind": "staff",
+                                  "role": "notes"})
+                for n, client in enumerate((agency.client, tcp))))
+            assert sorted(r.status_code for r in outcomes) == [200, 412], [
+                r.text for r in outcomes]
+    assert (await agency.get(iid))["version"] == WRITERS * COMMANDS_EACH + 1 + 5
 
 
 async def test_of_two_writers_on_the_same_version_exactly_one_wins(agency):
