@@ -154,8 +154,8 @@ def live_server(settings: Settings) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on",
-                            server_header=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(create_app(settings), log_config=None, log_level="warning",
+                            lifespan="on", server_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name=f"live-server-{port}", daemon=True)
