@@ -351,3 +351,32 @@ async def test_add_another_team_member_brings_the_next_empty_row(people):
                             headers={"HX-Request": "true"})
     assert 'name="team[3].name"' in html and "autofocus" in html
     assert 'hx-swap-oob="true"' in html and "team-row?index=4" in html
+
+
+async def test_a_plan_revised_without_an_objective_is_sent_back_in_its_own_form(
+        people, services):
+    (family,) = await agency_values(services, "Family engagement")
+    initiative = await an_initiative(services, family)
+    await services.command(services.cqi.plan_cycle, initiative, actor="test",
+                           plan={**PLAN, "value_id": family})
+    member = await people.browser("maria", "member")
+    await member.get(f"/initiatives/{initiative}")
+    await member.submit(f"/initiatives/{initiative}/cycles/1/plan", {"objective": ""},
+                        status=400)
+    assert field_error(member.html, "revise-objective") == "Error: is required"
+    assert '<details class="revise" open>' in member.html
+    assert "do-observations-error" not in member.html  # the Do form is untouched
+
+
+async def test_a_member_concludes_an_initiative_and_it_becomes_read_only(people, services):
+    (family,) = await agency_values(services, "Family engagement")
+    initiative = await an_initiative(services, family)
+    member = await people.browser("maria", "member")
+    await member.get(f"/initiatives/{initiative}")
+    html = await member.follow(await member.submit(f"/initiatives/{initiative}/conclude", {
+        "outcome": "closed", "note": "The court changed the hearing schedule instead."}))
+    assert "The initiative is concluded" in html
+    assert "The court changed the hearing schedule instead." in html
+    assert '<span class="tag closed">closed</span>' in html
+    assert posting_forms(html) == []
+    assert "No initiative is closed" not in await member.get("/initiatives?status=closed")
