@@ -224,9 +224,11 @@ class FormState:
     def chosen(self, key: str) -> list[str]:
         return all_of(self.values, key)
 
-    def typed(self) -> list[tuple[str, str]]:
-        """What the person typed, as (label, text), for a form that can no longer be shown."""
-        return [(label_of(key), ", ".join(all_of(self.values, key)))
+    def typed(self, names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        """What the person typed, as (label, text), for a form that can no longer be shown;
+        `names` shows ids (of a value, say) by their names."""
+        names = names or {}
+        return [(label_of(key), ", ".join(names.get(v, v) for v in all_of(self.values, key)))
                 for key in self.values if key != "version" and any(all_of(self.values, key))]
 
     def id(self, key: str) -> str:

@@ -174,6 +174,7 @@ async def test_a_form_from_a_page_someone_else_changed_since_is_stale(people, se
     assert "Someone else changed this initiative since you opened the page" in maria.html
     assert f'<a href="/initiatives/{initiative}">Reload the page</a>' in maria.html
     assert "Maria&#39;s own objective" in maria.html  # kept, to copy
+    assert "<dt>Mission value</dt><dd>Family engagement</dd>" in maria.html  # by its name
     html = await maria.get(f"/initiatives/{initiative}")
     assert "Maria&#39;s own objective" not in html  # sam's plan stands, nothing was lost
     assert len(re.findall(r'id="cycle-\d+"', html)) == 1
