@@ -68,17 +68,12 @@ async def test_the_board_and_the_list_see_each_step_as_soon_as_its_command_answe
         assert row["updated_at"] > last
         last = row["updated_at"]
         assert (await listed(agency, iid))["current_cycle"] == {"number": 1, "phase": phase}
-    await agency.plan(iid)
-    assert (await board_row(agency, iid))["cycle_number"] == 2
-    assert (await listed(agency, iid))["current_cycle"] == {"number": 2, "phase": "plan"}
-
-
-async def test_the_board_names_the_value_each_cycle_serves(agency):
     safety = await agency.value("Child safety")
-    iid = await agency.initiative(value_ids=[safety])
     await agency.plan(iid, value_id=safety)
     row = await board_row(agency, iid)
+    assert (row["cycle_number"], row["phase"]) == (2, "plan")
     assert (row["value_id"], row["value_name"]) == (safety, "Child safety")
+    assert (await listed(agency, iid))["current_cycle"] == {"number": 2, "phase": "plan"}
 
 
 async def test_study_before_do_is_refused_with_the_reason_and_nothing_is_recorded(agency):

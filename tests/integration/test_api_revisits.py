@@ -60,11 +60,8 @@ async def test_overdue_lists_only_scheduled_revisits_past_due_oldest_first(agenc
     scheduled = await agency.listing("/api/v1/revisits?status=scheduled")
     assert len(scheduled) == 3
     assert [r["id"] for r in await agency.listing("/api/v1/revisits?status=held")] == [held]
-
-
-async def test_an_unknown_status_filter_is_a_400(agency):
-    response = await agency.client.get("/api/v1/revisits?status=late", headers=agency.viewer)
-    assert_field_error(response, "status")
+    unknown = await agency.client.get("/api/v1/revisits?status=late", headers=agency.viewer)
+    assert_field_error(unknown, "status")
 
 
 async def test_a_revisit_of_one_value_names_it(agency, clock):
