@@ -95,8 +95,8 @@ def initiative_out(initiative: Initiative) -> s.InitiativeOut:
 
 
 def event_data(domain_event: Any) -> dict[str, Any]:
-    hidden = {"originator_id", "originator_version", "timestamp", "actor", "password_hash",
-              "secret_hash"}
+    hidden = {"originator_id", "originator_version", "originator_topic", "timestamp", "actor",
+              "password_hash", "secret_hash"}
     return {k: v for k, v in vars(domain_event).items() if k not in hidden}
 
 

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain.account import AUDITOR, LEADER, MEMBER, VIEWER
+from projections.accounts import TABLE as ACCOUNTS
 
 SESSION_COOKIE = "cqi_session"
 CSRF_COOKIE = "cqi_csrf"
@@ -126,11 +127,22 @@ class SessionStore:
     async def principal(self, session_id: str, now: datetime) -> Principal | None:
         """The session's principal, or None if unknown, expired or idle too long."""
         async with self.pool.acquire() as conn:
+            # The role and the account's standing come from the accounts view, not from the
+            # session: a role changed or an account deactivated takes effect at once.
+            # (Until the view has the account, e.g. a moment after `cqi user add`, the values
+            # recorded at sign-in stand in.)
             row = await conn.fetchrow(
-                "SELECT account_id, login, display_name, role, created_at, last_seen_at"
-                " FROM web_sessions WHERE id_hash = $1", _digest(session_id),
+                "SELECT s.account_id, COALESCE(a.login, s.login) AS login,"
+                " COALESCE(a.display_name, s.display_name) AS display_name,"
+                " COALESCE(a.role, s.role) AS role, COALESCE(a.active, TRUE) AS active,"
+                f" s.created_at, s.last_seen_at FROM web_sessions s LEFT JOIN {ACCOUNTS} a"
+                " USING (account_id) WHERE s.id_hash = $1", _digest(session_id),
             )
             if row is None:
+                return None
+            if not row["active"]:
+                await conn.execute("DELETE FROM web_sessions WHERE account_id = $1",
+                                   row["account_id"])
                 return None
             if now - row["created_at"] > self.lifetime or now - row["last_seen_at"] > self.idle:
                 await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1",

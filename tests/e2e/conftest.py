@@ -26,8 +26,10 @@ def chromium_path() -> str | None:
     return candidate if os.path.exists(candidate) else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
+    """Per test, not per session: Playwright's sync API runs an event loop of its own while it
+    is open, and async tests run after it in the same session would find it running."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("no Chromium here: install Debian's `chromium` (.ci/run does) or set CHROMIUM")

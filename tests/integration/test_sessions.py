@@ -1,0 +1,62 @@
+"""Sessions: a new id at every sign-in, secure cookie flags, sign-out ends the session on the
+server, and a role changed elsewhere (CLI, API) applies to open sessions at once."""
+
+import uuid
+
+from tests.integration.pages_support import Browser, form_posting_to
+
+
+async def signed_in(client, accounts, role: str) -> tuple[Browser, str]:
+    login = f"{role}-{uuid.uuid4().hex[:6]}"
+    account_id = await accounts.add(login, role)
+    browser = Browser(client)
+    await browser.sign_in(login, accounts.PASSWORD)
+    return browser, account_id
+
+
+async def test_signing_in_issues_a_new_session_id_with_secure_flags(client, accounts):
+    login = "maria"
+    await accounts.add(login, "member")
+    browser = Browser(client)
+    client.cookies.set("cqi_session", "planted-by-an-attacker", domain="testserver.local")
+    await browser.get("/sign-in")
+    response = await browser.send(form_posting_to(browser.html, "/sign-in"),
+                                  {"login": login, "password": accounts.PASSWORD})
+    assert response.status_code == 303
+    cookie = next(h for h in response.headers.get_list("set-cookie")
+                  if h.startswith("cqi_session="))
+    assert "planted-by-an-attacker" not in cookie
+    flags = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "secure", "samesite=lax", "path=/"} <= flags
+
+
+async def test_signing_out_ends_the_session_on_the_server(client, accounts):
+    browser, _ = await signed_in(client, accounts, "viewer")
+    session_id = client.cookies.get("cqi_session")
+    await browser.get("/board")
+    await browser.submit("/sign-out")
+    client.cookies.set("cqi_session", session_id, domain="testserver.local")  # replayed
+    response = await client.get("/board")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/sign-in")
+
+
+async def test_a_role_changed_elsewhere_applies_to_an_open_session_at_once(
+    client, accounts, services
+):
+    browser, account_id = await signed_in(client, accounts, "leader")
+    await browser.get("/accounts")
+    await services.command(services.cqi.change_role, uuid.UUID(account_id), actor="test",
+                           role="viewer")
+    assert (await client.get("/accounts")).status_code == 403
+    assert (await client.get("/board")).status_code == 200
+
+
+async def test_a_deactivated_account_loses_its_open_session(client, accounts, services):
+    browser, account_id = await signed_in(client, accounts, "member")
+    await browser.get("/board")
+    await services.command(services.cqi.deactivate_account, uuid.UUID(account_id),
+                           actor="test")
+    response = await client.get("/board")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/sign-in")
