@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from domain.errors import DomainError, ValidationError
+from service.embedded_db import EmbeddedPostgresError
 from service.settings import Settings, SettingsError
 
 CLI_ACTOR = "system:cli"
@@ -33,7 +34,13 @@ def database(settings: Settings) -> Iterator[Settings]:
 
     server = EmbeddedPostgres(settings.data_dir)
     try:
-        url = ensure_database(server.start(), "cqi")
+        try:
+            started = server.start()
+        except OSError as error:
+            raise SettingsError(
+                f"CQI_DATA_DIR={str(settings.data_dir)!r} cannot hold the database: "
+                f"{error.strerror or error}") from None
+        url = ensure_database(started, "cqi")
         yield replace(settings, database_url=url)
     finally:
         server.stop()
@@ -238,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except DomainError as error:
         print(error.reason, file=sys.stderr)
+        return 1
+    except EmbeddedPostgresError as error:
+        print(f"The embedded PostgreSQL did not start: {error}", file=sys.stderr)
         return 1
 
 

@@ -54,6 +54,10 @@ MAX_SOCKET_PATH = 100
 _binaries_prepared = False
 
 
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be prepared, started or stopped; the message says why."""
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in ``data_dir / "pg"``.
 
@@ -155,13 +159,13 @@ class EmbeddedPostgres:
                 port = int(info["port"])
                 if _accepts_tcp(port):
                     return port
-                raise RuntimeError(
+                raise EmbeddedPostgresError(
                     f"a PostgreSQL server from {self.pgdata} is running (pid {info['pid']}) but "
                     f"does not accept TCP connections on {HOST}:{port}; stop it with "
                     f"`pg_ctl -D {self.pgdata} stop` and try again"
                 )
             if time.monotonic() > deadline:
-                raise RuntimeError(
+                raise EmbeddedPostgresError(
                     f"a PostgreSQL server from {self.pgdata} (pid {info['pid']}) did not become "
                     f"ready within {START_TIMEOUT_S} s\n{self._log_tail()}"
                 )
@@ -187,7 +191,7 @@ class EmbeddedPostgres:
                 port_taken = "could not bind" in new_log or "already in use" in new_log
                 if port_taken and attempt < attempts:
                     continue  # someone took the free port we picked; pick another
-                raise RuntimeError(
+                raise EmbeddedPostgresError(
                     f"cannot start PostgreSQL from {self.pgdata} on {HOST}:{port}: {exc}\n"
                     f"{self._log_tail()}"
                 ) from None
@@ -254,7 +258,8 @@ class EmbeddedPostgres:
             out.seek(0)
             output = out.read().decode(errors="replace")
         if result.returncode != 0:
-            raise RuntimeError(f"{program} failed (exit {result.returncode}): {output.strip()}")
+            raise EmbeddedPostgresError(
+                f"{program} failed (exit {result.returncode}): {output.strip()}")
         return output
 
 

@@ -224,6 +224,8 @@ async def test_the_demo_agency_loads_once_and_again_only_with_force(cli_env, set
     ("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/cqi",
      "DATABASE_URL: cannot connect to postgres@127.0.0.1:1/cqi"),
     ("CQI_TIMEZONE", "Mars/Olympus_Mons", "CQI_TIMEZONE='Mars/Olympus_Mons' is not an IANA"),
+    ("CQI_DATA_DIR", "/proc/no-such-place",
+     "CQI_DATA_DIR='/proc/no-such-place' cannot hold the database"),
 ])
 def test_a_bad_setting_is_a_configuration_error(tmp_path, variable, value, message):
     run = cqi(environment(tmp_path, **{variable: value}), "projections", "rebuild")
