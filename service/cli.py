@@ -93,16 +93,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 "or load a sample agency with:  .venv/bin/cqi demo",
                 flush=True,
             )
-        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so
-        # that this function unwinds and the embedded PostgreSQL it started is stopped.
-        signal.signal(signal.SIGTERM, _exit_on_signal)
+        # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; make that a clean exit
+        # that unwinds this function, so the embedded PostgreSQL it started is stopped too.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, _exit_on_signal)
         uvicorn.run(create_app(configured), host=host, port=port, log_level="info",
                     proxy_headers=False, server_header=False)
     return 0
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)  # a stop that was asked for is a normal end
 
 
 def read_password(prompt_twice: bool = True) -> str:

@@ -11,8 +11,11 @@ import os
 import pathlib
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -260,3 +263,32 @@ def running_servers(pgdata: pathlib.Path) -> list[psutil.Process]:
             if str(pgdata) in " ".join(process.info["cmdline"] or ()):
                 found.append(process)
     return found
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_serve_stops_the_embedded_server_it_started(tmp_path, stop):
+    data_dir = tmp_path / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(CQI), "serve", "--port", str(port)], env=environment(data_dir),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "cqi serve did not answer in 60 s"
+            time.sleep(0.2)
+        assert running_servers(data_dir / "pg")
+        server.send_signal(stop)
+        output, _ = server.communicate(timeout=30)
+        assert server.returncode == 0, output
+        assert "Traceback" not in output
+        assert not running_servers(data_dir / "pg")
+    finally:
+        if server.poll() is None:
+            server.kill()
+        shutil.rmtree(data_dir / "pg", ignore_errors=True)
