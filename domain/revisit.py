@@ -100,13 +100,18 @@ class Revisit(Aggregate):
         self.due_on = due_on
 
     def complete(
-        self, *, actor: str, held_on: object, outcome: object, notes: object
+        self, *, actor: str, held_on: object, outcome: object, notes: object, today: date
     ) -> date | None:
-        """Record the revisit as held; returns when the next one is due if a cadence is set."""
+        """Record the revisit as held; returns when the next one is due if a cadence is set.
+
+        `today` is the agency's date: a revisit cannot be recorded as held in the future.
+        """
         self.check_scheduled()
         errors = FieldErrors()
         if not is_day(held_on):
             errors.add("held_on", "must be a date")
+        elif held_on > today:  # type: ignore[operator]
+            errors.add("held_on", f"cannot be after today ({today.isoformat()})")
         outcome = errors.choice("outcome", outcome, OUTCOMES)
         notes = errors.text("notes", notes, required=outcome == REVISED, max_length=5000)
         if outcome == REVISED and not notes:

@@ -459,14 +459,10 @@ class RevisitController(Controller):
         self, request: Req, services: Svc, revisit_id: FromPath[uuid.UUID],
         data: JSONBody[s.RevisitCompleteIn],
     ) -> Response[s.RevisitCompleted]:
-        if data.held_on is not None and data.held_on > services.today():
-            raise ValidationException(
-                "A revisit cannot be held in the future.",
-                extra={"held_on": f"cannot be after today ({services.today()})"},
-            )
         receipt = await services.command(
             services.cqi.complete_revisit, revisit_id, actor=principal_of(request).account_id,
             held_on=data.held_on or services.today(), outcome=data.outcome, notes=data.notes,
+            today=services.today(),
             expected_version=expected_version(request),
         )
         next_id = str(receipt.also_saved[0]) if receipt.also_saved else None

@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic
 from domain.account import Account, account_id
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.initiative import Cycle, Initiative, TeamMember
+from domain.measure import DataPoint, Measure, OperationalDefinition
 from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.revisit import Revisit
 from service.settings import parse_database_url
@@ -112,7 +113,7 @@ class CQIApplication(Application[uuid.UUID]):
     """Every command loads, decides, saves. Nothing is updated in place."""
 
     name = "cqi"
-    snapshotting_intervals = {Initiative: 100, Mission: 100, Account: 100}
+    snapshotting_intervals = {Initiative: 100, Mission: 100, Account: 100, Measure: 100}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,7 +125,8 @@ class CQIApplication(Application[uuid.UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
-        for cls in (Cycle, TeamMember, Value, PracticeStandard):
+        for cls in (Cycle, TeamMember, Value, PracticeStandard, DataPoint,
+                    OperationalDefinition):
             transcoder.register(dataclass_transcoding(cls))
 
     # --- plumbing ------------------------------------------------------------------------
@@ -362,7 +364,7 @@ class CQIApplication(Application[uuid.UUID]):
 
     def complete_revisit(
         self, revisit_id: uuid.UUID, *, actor: str, held_on: object, outcome: object,
-        notes: object, expected_version: int | None = None,
+        notes: object, today: date, expected_version: int | None = None,
     ) -> Receipt:
         """Record the outcome; with a cadence, the next revisit is scheduled in the same save."""
 
@@ -374,7 +376,8 @@ class CQIApplication(Application[uuid.UUID]):
                             every_months=revisit.every_months)]
 
         return self._change(Revisit, revisit_id, expected_version, lambda r: r.complete(
-            actor=actor, held_on=held_on, outcome=outcome, notes=notes), also=next_revisit)
+            actor=actor, held_on=held_on, outcome=outcome, notes=notes, today=today),
+            also=next_revisit)
 
     # --- accounts ------------------------------------------------------------------------
 
@@ -433,6 +436,57 @@ class CQIApplication(Application[uuid.UUID]):
         if not secrets.compare_digest(expected, token_secret_hash(secret)):
             return None
         return account
+
+    # --- measures and their data ---------------------------------------------------------
+
+    def define_measure(
+        self, *, actor: str, name: object, type: object, definition: object, unit: object,
+        direction: object, goal: object = None, value_ids: object,
+    ) -> Receipt:
+        measure = Measure.define(
+            actor=actor, name=name, type=type, definition=definition, unit=unit,
+            direction=direction, goal=goal, value_ids=value_ids,
+            known_value_ids=self.known_value_ids(),
+        )
+        return self._commit(measure)
+
+    def revise_measure(
+        self, measure_id: uuid.UUID, *, actor: str, name: object, type: object,
+        definition: object, unit: object, direction: object, goal: object = None,
+        value_ids: object, expected_version: int | None = None,
+    ) -> Receipt:
+        known = self.known_value_ids()
+        return self._change(Measure, measure_id, expected_version, lambda m: m.revise(
+            actor=actor, name=name, type=type, definition=definition, unit=unit,
+            direction=direction, goal=goal, value_ids=value_ids, known_value_ids=known))
+
+    def record_data_point(
+        self, measure_id: uuid.UUID, *, actor: str, period: object, value: object = None,
+        numerator: object = None, denominator: object = None, note: object = "",
+        today: date | None = None, expected_version: int | None = None,
+    ) -> Receipt:
+        """One period's data; `today` (the agency's) refuses periods that have not started."""
+        return self._change(Measure, measure_id, expected_version, lambda m: m.record_point(
+            actor=actor, period=period, value=value, numerator=numerator,
+            denominator=denominator, note=note, today=today))
+
+    def correct_data_point(
+        self, measure_id: uuid.UUID, *, actor: str, period: object, value: object = None,
+        numerator: object = None, denominator: object = None, reason: object,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._change(Measure, measure_id, expected_version, lambda m: m.correct_point(
+            actor=actor, period=period, value=value, numerator=numerator,
+            denominator=denominator, reason=reason))
+
+    def import_data_points(
+        self, measure_id: uuid.UUID, *, actor: str, points: list[dict[str, Any]],
+        today: date | None = None, expected_version: int | None = None,
+    ) -> Receipt:
+        """Many points in one event and one save: all of them or, if any is refused, none.
+        The receipt's detail is how many were recorded."""
+        return self._change(Measure, measure_id, expected_version, lambda m: m.import_points(
+            actor=actor, points=points, today=today))
 
     # --- history -------------------------------------------------------------------------
 

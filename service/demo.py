@@ -658,6 +658,7 @@ def add_revisits(app: CQIApplication, loaded: Loaded, today: date) -> None:
         notes="Reaffirmed. Parents on the council said the vision reads true but that our "
               "letters to families do not sound like it; Communications will rewrite the "
               "standard letters in plain language, and the family survey will ask about them.",
+        today=today,
     )
     loaded.revisits.append(
         f"vision: held {held_on}, reaffirmed; next due {add_months(held_on, 12)}")

@@ -106,7 +106,7 @@ class RevisitPages(Controller):
             revisit_id, actor=actor(request),
             held_on=calendar_day(held_on) if held_on.strip() else services.today(),
             outcome=text(values, "outcome"), notes=text(values, "notes"),
-            expected_version=form_version(values),
+            today=services.today(), expected_version=form_version(values),
         )
         if refused:
             return await render_revisits(request, services, Forms(refused))

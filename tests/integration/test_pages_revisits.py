@@ -94,6 +94,19 @@ async def test_a_revised_outcome_needs_notes(people, services, clock):
     assert re.search(r'value="revised" checked', leader.html)
 
 
+async def test_a_revisit_cannot_be_recorded_as_held_in_the_future(people, services, clock):
+    clock.set(TODAY)
+    revisit = await a_revisit(services)
+    leader = await people.browser("lee", "leader")
+    await leader.get("/revisits")
+    for held_on in ("2030-01-01", "9999-06-01"):
+        await leader.submit(f"/revisits/{revisit}/complete",
+                            {"outcome": "reaffirmed", "held_on": held_on}, status=400)
+        assert field_error(leader.html, f"complete-{revisit}-held-on").startswith(
+            "Error: cannot be after today")
+    assert "reaffirmed" not in (await leader.get("/revisits")).split("Held")[-1]
+
+
 async def test_a_leader_reschedules_a_revisit(people, services, clock):
     clock.set(TODAY)
     revisit = await a_revisit(services)
@@ -113,7 +126,8 @@ async def test_a_revisit_held_meanwhile_refuses_the_form_with_why(people, servic
     leader = await people.browser("lee", "leader")
     await leader.get("/revisits")
     await services.command(services.cqi.complete_revisit, revisit, actor="test",
-                           held_on=date(2026, 3, 9), outcome="reaffirmed", notes="")
+                           held_on=date(2026, 3, 9), outcome="reaffirmed", notes="",
+                           today=services.today())
     await leader.submit(f"/revisits/{revisit}/reschedule", {"due_on": "2026-04-15",
                                                             "reason": "Board in April"},
                         status=409)

@@ -20,6 +20,13 @@ SAFETY = "value-safety"
 KNOWN_VALUES = {SAFETY}
 DUE = date(2025, 3, 31)
 
+LONG_AFTER = date(2099, 12, 31)
+
+
+def hold(revisit: Revisit, **details: object) -> date | None:
+    """Complete the revisit on a "today" long after any date these tests use."""
+    return revisit.complete(today=LONG_AFTER, **details)  # type: ignore[arg-type]
+
 
 def a_revisit(**changes: object) -> Revisit:
     schedule: dict[str, object] = {
@@ -177,7 +184,7 @@ def test_rescheduling_needs_a_date_and_a_reason() -> None:
 
 def test_a_held_revisit_keeps_its_outcome_and_returns_when_the_next_is_due() -> None:
     revisit = a_revisit(every_months=12)
-    next_due = revisit.complete(
+    next_due = revisit.complete(today=LONG_AFTER,
         actor=SAM, held_on=date(2024, 2, 29), outcome=REAFFIRMED, notes="",
     )
     assert next_due == date(2025, 2, 28)
@@ -188,20 +195,20 @@ def test_a_held_revisit_keeps_its_outcome_and_returns_when_the_next_is_due() -> 
 
 def test_without_a_cadence_a_held_revisit_makes_no_next_one_due() -> None:
     revisit = a_revisit(every_months=None)
-    assert revisit.complete(actor=LEE, held_on=DUE, outcome=REAFFIRMED, notes="") is None
+    assert hold(revisit, actor=LEE, held_on=DUE, outcome=REAFFIRMED, notes="") is None
     assert revisit.status == HELD
 
 
 def test_the_next_revisit_is_due_a_cadence_after_it_was_held_not_after_it_was_due() -> None:
     revisit = a_revisit(due_on=date(2025, 1, 31), every_months=6)
-    next_due = revisit.complete(actor=LEE, held_on=date(2025, 3, 10), outcome=REAFFIRMED,
+    next_due = hold(revisit, actor=LEE, held_on=date(2025, 3, 10), outcome=REAFFIRMED,
                                 notes="")
     assert next_due == date(2025, 9, 10)
 
 
 def test_a_revised_outcome_keeps_its_notes() -> None:
     revisit = a_revisit()
-    revisit.complete(actor=LEE, held_on=DUE, outcome=REVISED, notes=" Added family voice ")
+    hold(revisit, actor=LEE, held_on=DUE, outcome=REVISED, notes=" Added family voice ")
     assert (revisit.outcome, revisit.notes) == (REVISED, "Added family voice")
 
 
@@ -209,7 +216,7 @@ def test_a_revised_outcome_keeps_its_notes() -> None:
 def test_a_revised_outcome_must_say_what_was_revised(notes: object) -> None:
     revisit = a_revisit()
     with pytest.raises(ValidationError) as refused:
-        revisit.complete(actor=LEE, held_on=DUE, outcome=REVISED, notes=notes)
+        hold(revisit, actor=LEE, held_on=DUE, outcome=REVISED, notes=notes)
     assert refused.value.errors == {"notes": "say what was revised"}
     assert revisit.status == SCHEDULED
 
@@ -229,7 +236,7 @@ def test_holding_a_revisit_needs_a_date_and_a_known_outcome(
 ) -> None:
     revisit = a_revisit()
     with pytest.raises(ValidationError) as refused:
-        revisit.complete(actor=LEE, held_on=held_on, outcome=outcome, notes="")
+        hold(revisit, actor=LEE, held_on=held_on, outcome=outcome, notes="")
     assert refused.value.errors == errors
     assert revisit.status == SCHEDULED
 
@@ -237,22 +244,22 @@ def test_holding_a_revisit_needs_a_date_and_a_known_outcome(
 def test_notes_are_at_most_5000_characters() -> None:
     revisit = a_revisit()
     with pytest.raises(ValidationError) as refused:
-        revisit.complete(actor=LEE, held_on=DUE, outcome=REVISED, notes="n" * 5001)
+        hold(revisit, actor=LEE, held_on=DUE, outcome=REVISED, notes="n" * 5001)
     assert refused.value.errors == {"notes": "must be at most 5000 characters"}
 
 
 def test_a_held_revisit_cannot_be_held_again() -> None:
     revisit = a_revisit()
-    revisit.complete(actor=LEE, held_on=date(2025, 3, 28), outcome=REAFFIRMED, notes="")
+    hold(revisit, actor=LEE, held_on=date(2025, 3, 28), outcome=REAFFIRMED, notes="")
     with pytest.raises(RevisitHeldError) as refused:
-        revisit.complete(actor=LEE, held_on=DUE, outcome=REVISED, notes="Changed")
+        hold(revisit, actor=LEE, held_on=DUE, outcome=REVISED, notes="Changed")
     assert refused.value.reason == "This revisit was already held on 2025-03-28."
     assert revisit.outcome == REAFFIRMED
 
 
 def test_a_held_revisit_cannot_be_rescheduled() -> None:
     revisit = a_revisit()
-    revisit.complete(actor=LEE, held_on=date(2025, 3, 28), outcome=REAFFIRMED, notes="")
+    hold(revisit, actor=LEE, held_on=date(2025, 3, 28), outcome=REAFFIRMED, notes="")
     with pytest.raises(RevisitHeldError) as refused:
         revisit.reschedule(actor=LEE, due_on=date(2025, 6, 1), reason="Again")
     assert refused.value.reason == "This revisit was already held on 2025-03-28."
@@ -265,7 +272,7 @@ def test_a_held_revisit_cannot_be_rescheduled() -> None:
 def a_full_history() -> Revisit:
     revisit = a_revisit()
     revisit.reschedule(actor=SAM, due_on=date(2025, 4, 30), reason="Board meets in April")
-    revisit.complete(actor=SAM, held_on=date(2025, 4, 29), outcome=REVISED, notes="New value")
+    hold(revisit, actor=SAM, held_on=date(2025, 4, 29), outcome=REVISED, notes="New value")
     return revisit
 
 
@@ -286,3 +293,15 @@ def test_replaying_a_revisit_history_gives_the_same_revisit() -> None:
     assert (replayed.status, replayed.due_on, replayed.notes) == (
         HELD, date(2025, 4, 30), "New value",
     )
+
+
+def test_a_revisit_cannot_be_recorded_as_held_after_today() -> None:
+    revisit = a_revisit()
+    with pytest.raises(ValidationError) as refused:
+        revisit.complete(actor=LEE, held_on=date(2025, 3, 11), outcome=REAFFIRMED, notes="",
+                         today=date(2025, 3, 10))
+    assert refused.value.errors == {"held_on": "cannot be after today (2025-03-10)"}
+    assert revisit.status == SCHEDULED  # nothing recorded
+    revisit.complete(actor=LEE, held_on=date(2025, 3, 10), outcome=REAFFIRMED, notes="",
+                     today=date(2025, 3, 10))
+    assert revisit.held_on == date(2025, 3, 10)
