@@ -140,13 +140,19 @@ class HealthController(Controller):
     path = "/api/v1/health"
     tags = ["health"]
 
-    @get("/", summary="200 once the database answers, 503 while it does not",
-         responses={503: ResponseSpec(s.Health, description="The database does not answer.",
-                                      generate_examples=False)})
+    @get("/", summary="200 once the database answers and the views are being updated",
+         responses={503: ResponseSpec(
+             s.Health, description="The database does not answer, or the views are not being "
+                                   "updated (writes are stored; lists lag behind).",
+             generate_examples=False)})
     async def health(self, services: Svc) -> Response[s.Health]:
-        if await services.ping():
-            return Response(s.Health("ok"))
-        return Response(s.Health("unavailable"), status_code=503)
+        if not await services.ping():
+            return Response(s.Health("unavailable", "the database does not answer"),
+                            status_code=503)
+        if services.runner.error is not None:
+            return Response(s.Health("degraded", "the views are not being updated: "
+                                     f"{type(services.runner.error).__name__}"), status_code=503)
+        return Response(s.Health("ok"))
 
 
 class MissionController(Controller):

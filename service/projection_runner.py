@@ -24,6 +24,7 @@ from psycopg import sql
 from projections.accounts import Accounts
 from projections.base import Projection
 from projections.cycle_board import CycleBoard
+from projections.measure_data import MeasureData
 from projections.overdue_revisits import OverdueRevisits
 from projections.value_names import ValueNames
 from service.application import CQIApplication
@@ -34,7 +35,7 @@ RUNNER_LOCK_KEY = 0x43515F56  # "CQ_V": one projection writer per database
 
 
 def all_projections() -> list[Projection]:
-    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits()]
+    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData()]
 
 
 class Progress:
@@ -110,6 +111,8 @@ class ProjectionRunner:
         self._thread: threading.Thread | None = None
         self.is_leader = False
         self.error: BaseException | None = None
+        """The last failure of the runner thread, until a batch next goes through; the health
+        check reports it."""
 
     # --- tables --------------------------------------------------------------------------
 
@@ -224,10 +227,12 @@ class ProjectionRunner:
                 with self._connect() as conn:
                     self.create_tables()  # a rebuild elsewhere may have dropped them
                     self._serve(conn)
-            except Exception as error:  # the database went away: keep trying
+            except Exception as error:  # the database went away, or a view failed: keep trying
                 self.error = error
                 self.is_leader = False
-                log.warning("projection runner: %s; retrying in 1 s", error)
+                log.error("projection runner: the views are not being updated (they stand at "
+                          "notification %s): %r; retrying in 1 s", self.progress.position, error,
+                          exc_info=error)
                 self._stopping.wait(1.0)
 
     def _serve(self, conn: psycopg.Connection[Any]) -> None:
@@ -238,8 +243,9 @@ class ProjectionRunner:
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)).fetchone()
                 self.is_leader = bool(row and row[0])
             if self.is_leader:
-                self.error = None
-                if self.process_batch():
+                processed = self.process_batch()
+                self.error = None  # cleared only once a batch went through
+                if processed:
                     continue
             else:
                 # Another process writes the views; follow its progress for our waiters.

@@ -12,8 +12,10 @@ class Body(Struct, forbid_unknown_fields=True):
     """A request body: unknown fields are refused (a typo is an error, not silently dropped)."""
 
 
-class Health(Struct):
+class Health(Struct, omit_defaults=True):
     status: str
+    problem: str | None = None
+    """What is wrong, when status is not "ok"."""
 
 
 class ErrorOut(Struct):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.projection_runner import ProjectionRunner
 from service.security import SessionStore, password_hasher
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -84,8 +87,12 @@ class Services:
     async def command(self, fn: Callable[P, Receipt], *args: P.args, **kwargs: P.kwargs) -> Receipt:
         """Run a command, then wait until every view has processed it (read-your-writes)."""
         receipt = await self.call(fn, *args, **kwargs)
-        if receipt.notification_id:
-            await self.runner.progress.wait(receipt.notification_id, timeout=10.0)
+        if receipt.notification_id and not await self.runner.progress.wait(
+            receipt.notification_id, timeout=10.0
+        ):
+            # The command is stored; only the views lag. Say so loudly (health reports it too).
+            log.error("views did not reach notification %s within 10 s (they stand at %s)",
+                      receipt.notification_id, self.runner.progress.position)
         return receipt
 
     async def hash_password(self, password: str) -> str:

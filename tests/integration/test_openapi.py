@@ -81,4 +81,4 @@ async def test_health_says_unavailable_when_the_database_does_not_answer(client,
     await services.pool.close()  # as if the database had gone away
     response = await client.get("/api/v1/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable"}
+    assert response.json() == {"status": "unavailable", "problem": "the database does not answer"}
