@@ -162,7 +162,7 @@ def check_numbers(
         for field, number in (("numerator", top), ("denominator", bottom)):
             if number is not None and not isinstance(number, int):
                 errors.add(field, "must be a whole number (a proportion counts cases)")
-        if top is not None and bottom is not None and top > bottom:
+        if top is not None and bottom is not None and 0 < bottom < top:
             errors.add("numerator", f"cannot be more than the denominator ({top} > {bottom})")
     return None, top, bottom
 
