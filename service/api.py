@@ -18,6 +18,7 @@ from domain.mission import Mission
 from projections import cycle_board, overdue_revisits
 from projections.accounts import actor_names
 from service import schemas as s
+from service.application import Receipt
 from service.auth import demand, principal_of, requires
 from service.services import Req, Services, Svc
 
@@ -136,6 +137,11 @@ def parse_moment(raw: str, services: Svc) -> datetime:
 # --- controllers -----------------------------------------------------------------------
 
 
+async def mission_as_written(services: Services, receipt: Receipt) -> Mission:
+    """The mission as this command left it (not as a later command may have left it since)."""
+    return await services.call(services.cqi.load, Mission, receipt.id, receipt.version)
+
+
 class HealthController(Controller):
     path = "/api/v1/health"
     tags = ["health"]
@@ -180,7 +186,7 @@ class MissionController(Controller):
             revisit_every_months=data.revisit_every_months,
             expected_version=expected_version(request),
         )
-        mission: Mission = await services.call(services.cqi.load, Mission, receipt.id)
+        mission = await mission_as_written(services, receipt)
         return Response(
             s.MissionOut(mission.mission, mission.vision, mission.revisit_every_months,
                          mission.revision, mission.version),
@@ -200,7 +206,7 @@ class MissionController(Controller):
             services.cqi.add_value, actor=principal_of(request).account_id, name=data.name,
             description=data.description, expected_version=expected_version(request),
         )
-        mission: Mission = await services.call(services.cqi.load, Mission, receipt.id)
+        mission = await mission_as_written(services, receipt)
         return Response(value_out(mission.value(receipt.detail)), status_code=201,
                         headers=etag(receipt.version))
 
@@ -214,7 +220,7 @@ class MissionController(Controller):
             value_id=value_id, name=data.name, description=data.description,
             expected_version=expected_version(request),
         )
-        mission: Mission = await services.call(services.cqi.load, Mission, receipt.id)
+        mission = await mission_as_written(services, receipt)
         return Response(value_out(mission.value(value_id)), headers=etag(receipt.version))
 
     @post("/values/{value_id:str}/standards", guards=[requires("leader")], responses=errors(*WRITE))
@@ -226,7 +232,7 @@ class MissionController(Controller):
             services.cqi.add_standard, actor=principal_of(request).account_id,
             value_id=value_id, text=data.text, expected_version=expected_version(request),
         )
-        mission: Mission = await services.call(services.cqi.load, Mission, receipt.id)
+        mission = await mission_as_written(services, receipt)
         return Response(value_out(mission.value(value_id)), status_code=201,
                         headers=etag(receipt.version))
 

@@ -23,7 +23,7 @@ from service.pages_base import (
 from service.pages_initiatives import InitiativePages
 from service.pages_mission import MissionPages
 from service.pages_revisits import RevisitPages
-from service.security import SESSION_COOKIE, verify_password
+from service.security import SESSION_COOKIE
 from service.services import Req, Svc
 
 __all__ = ["PAGE_CONTROLLERS", "is_htmx", "page", "request_csrf_token", "safe_next",
@@ -44,7 +44,7 @@ class SessionController(Controller):
         target = safe_next(form.get("next"))
         account = await services.call(services.cqi.find_account, login) if login else None
         hashed = account.password_hash if account else services.unknown_login_hash
-        matches = await services.call(verify_password, services.hasher, hashed, password)
+        matches = await services.verify_password(hashed, password)
         if account is None or not matches or not account.active:
             message = ("This account is deactivated; ask a leader." if account and matches
                        else "The login or the password is not right.")

@@ -32,6 +32,7 @@ from service.application import CQIApplication
 log = logging.getLogger(__name__)
 
 RUNNER_LOCK_KEY = 0x43515F56  # "CQ_V": one projection writer per database
+BATCH_LOCK_KEY = RUNNER_LOCK_KEY + 1  # held by the transaction of each batch
 
 
 def all_projections() -> list[Projection]:
@@ -155,6 +156,10 @@ class ProjectionRunner:
             return 0
         last = notifications[-1].id
         with self.datastore.transaction(commit=True) as curs:
+            # Batches are serialised even if two processes ever believe they are the writer
+            # (e.g. one lost its lock connection mid-batch): with the re-read below, no event
+            # is applied twice.
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (BATCH_LOCK_KEY,))
             # The positions were read outside this transaction: if a rebuild dropped and
             # re-created the views since, applying this batch would skip every earlier event.
             # Reading them again here also holds off a DROP until this transaction ends.

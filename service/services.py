@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ParamSpec, TypeAlias, TypeVar
 
+import anyio
 import anyio.to_thread
 import asyncpg
 from argon2 import PasswordHasher
@@ -19,10 +20,20 @@ from litestar.di import NamedDependency
 
 from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.projection_runner import ProjectionRunner
-from service.security import SessionStore, password_hasher
+from service.security import SessionStore, password_hasher, verify_password
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_ARGON2_SLOTS: dict[int, anyio.CapacityLimiter] = {}
+
+
+def _argon2_slots() -> anyio.CapacityLimiter:
+    """Four concurrent password hashes per event loop at most."""
+    loop = id(asyncio.get_running_loop())
+    if loop not in _ARGON2_SLOTS:
+        _ARGON2_SLOTS[loop] = anyio.CapacityLimiter(4)
+    return _ARGON2_SLOTS[loop]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -96,7 +107,14 @@ class Services:
         return receipt
 
     async def hash_password(self, password: str) -> str:
-        return await self.call(self.hasher.hash, password)
+        async with _argon2_slots():
+            return await self.call(self.hasher.hash, password)
+
+    async def verify_password(self, password_hash: str, password: str) -> bool:
+        """Argon2 costs ~64 MiB and ~0.2 s: a few at a time, on slots of their own, so that a
+        flood of sign-ins cannot take every worker thread from the rest of the app."""
+        async with _argon2_slots():
+            return await self.call(verify_password, self.hasher, password_hash, password)
 
     async def ping(self) -> bool:
         try:

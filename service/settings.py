@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -81,8 +82,10 @@ class Settings:
         path = self.data_dir / "secret_key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            with contextlib.suppress(FileExistsError), os.fdopen(
+                os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+            ) as key_file:  # never readable by others, not even for a moment
+                key_file.write(secrets.token_urlsafe(48))
         return _replace(self, secret_key=path.read_text().strip())
 
 
@@ -131,6 +134,11 @@ def parse_database_url(url: str) -> DatabaseParts:
         raise SettingsError("DATABASE_URL must start with postgresql://")
     if not parts.hostname:
         raise SettingsError("DATABASE_URL names no host")
+    if parts.query:
+        raise SettingsError(
+            "DATABASE_URL takes no ?parameters (the write side would not see them); set TLS and "
+            "other connection options in the environment instead (PGSSLMODE, PGSSLROOTCERT...), "
+            "which both database drivers read")
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise SettingsError("DATABASE_URL names no database (postgresql://user@host:5432/NAME)")

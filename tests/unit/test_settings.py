@@ -57,3 +57,8 @@ def test_a_configured_secret_key_is_used_as_it_is(tmp_path):
     settings = Settings.from_env({"CQI_DATA_DIR": str(tmp_path), "CQI_SECRET_KEY": "given"})
     assert settings.with_secret_key().secret_key == "given"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_a_database_url_with_parameters_is_refused_with_what_to_do_instead():
+    with pytest.raises(SettingsError, match="PGSSLMODE"):
+        Settings.from_env({"DATABASE_URL": "postgresql://u@db:5432/cqi?sslmode=verify-full"})
