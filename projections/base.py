@@ -44,9 +44,6 @@ class Projection:
     def tracking_table(self) -> str:
         return f"{self.name}_tracking"
 
-    def handles_event(self, domain_event: Any) -> bool:
-        return type(domain_event) in self._handlers
-
     def apply(self, curs: Cursor[Any], domain_event: Any) -> None:
         handler = self._handlers.get(type(domain_event))
         if handler is not None:

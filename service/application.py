@@ -28,7 +28,6 @@ from service.settings import parse_database_url
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 
-SYSTEM_ACTOR = "system"
 MAX_ATTEMPTS = 50
 LOCK_STRIPES = 64
 
@@ -43,10 +42,6 @@ class StaleVersionError(DomainError):
         )
         self.current = current
         self.expected = expected
-
-
-class LoginTakenError(DomainError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -419,6 +414,10 @@ class CQIApplication(Application[uuid.UUID]):
             return f"{a.id.hex}.{token_id}.{secret}"
 
         return self._change(Account, account, None, decide)
+
+    def revoke_token(self, account: uuid.UUID, *, actor: str, token_id: str) -> Receipt:
+        return self._change(Account, account, None, lambda a: a.revoke_token(actor=actor,
+                                                                               token_id=token_id))
 
     def account_for_token(self, token: str) -> Account | None:
         try:

@@ -155,6 +155,38 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_list(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as configured:
+        app = application(configured)
+        try:
+            account = app.find_account(args.login)
+            if account is None:
+                raise SystemExit(f"No account has the login {args.login!r}.")
+            token_ids = sorted(account.tokens)
+        finally:
+            app.close()
+    if not token_ids:
+        print(f"{account.login} has no API tokens.")
+    for token_id in token_ids:
+        print(token_id)
+    return 0
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke by token id (the part between the two dots of the token)."""
+    with database(settings) as configured:
+        app = application(configured)
+        try:
+            account = app.find_account(args.login)
+            if account is None:
+                raise SystemExit(f"No account has the login {args.login!r}.")
+            app.revoke_token(account.id, actor=CLI_ACTOR, token_id=args.token_id)
+        finally:
+            app.close()
+    print(f"Token {args.token_id} of {account.login} revoked; it no longer works.")
+    return 0
+
+
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from service.projection_runner import ProjectionRunner
 
@@ -216,6 +248,14 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("login")
     create.add_argument("--label", help="what the token is for")
     create.set_defaults(run=cmd_token_create)
+    listing = token.add_parser("list", help="the ids of an account's API tokens")
+    listing.add_argument("login")
+    listing.set_defaults(run=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke an API token by its id (the middle part "
+                                             "of the token, between the dots)")
+    revoke.add_argument("login")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(run=cmd_token_revoke)
 
     projections = commands.add_parser("projections", help="the read views").add_subparsers(
         dest="action", required=True)

@@ -131,6 +131,16 @@ async def test_a_leader_added_on_the_command_line_uses_the_api_with_a_token_made
     assert unknown.stderr.strip() == "No account has the login 'nobody'."
     assert unknown.stdout == ""
 
+    token_id = token.split(".")[1]
+    assert cqi(cli_env, "token", "list", "lee").stdout.split() == [token_id]
+    revoked = cqi(cli_env, "token", "revoke", "lee", token_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert (await client.get("/api/v1/board", headers=headers)).status_code == 401
+    assert cqi(cli_env, "token", "list", "lee").stdout.strip() == "lee has no API tokens."
+    twice = cqi(cli_env, "token", "revoke", "lee", token_id)
+    assert twice.returncode == 1
+    assert f"no token {token_id}" in twice.stderr
+
 
 def test_a_short_password_or_an_unknown_role_creates_no_account(cli_env, database_url):
     short = cqi(cli_env, "user", "add", "maria", "--role", "member", stdin="too short\n")
