@@ -17,6 +17,9 @@ ROLE_NAMES = {"viewer": "a viewer", "auditor": "an auditor", "member": "a CQI te
               "leader": "a leader"}
 
 
+BACKGROUND_REFRESH = b"x-background-refresh"
+
+
 def _cookies(scope: Scope) -> dict[str, str]:
     for name, value in scope.get("headers", []):
         if name == b"cookie":
@@ -58,7 +61,10 @@ class AuthenticationMiddleware:
                                       account.role)
                 scope["auth"] = "token"
         elif session_id := cookies.get(SESSION_COOKIE):
-            principal = await services.sessions.principal(session_id, services.now())
+            # A page refreshing itself is not the person using it: it must not keep an idle
+            # session alive.
+            touch = _header(scope, BACKGROUND_REFRESH) is None
+            principal = await services.sessions.principal(session_id, services.now(), touch)
             scope["auth"] = "session" if principal else None
         scope["user"] = principal
 

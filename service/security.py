@@ -124,8 +124,11 @@ class SessionStore:
             )
         return session_id
 
-    async def principal(self, session_id: str, now: datetime) -> Principal | None:
-        """The session's principal, or None if unknown, expired or idle too long."""
+    async def principal(
+        self, session_id: str, now: datetime, touch: bool = True
+    ) -> Principal | None:
+        """The session's principal, or None if unknown, expired or idle too long. `touch`
+        records the use (a person acted); automatic refreshes pass False."""
         async with self.pool.acquire() as conn:
             # The role and the account's standing come from the accounts view, not from the
             # session: a role changed or an account deactivated takes effect at once.
@@ -148,7 +151,7 @@ class SessionStore:
                 await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1",
                                    _digest(session_id))
                 return None
-            if now - row["last_seen_at"] > timedelta(seconds=30):
+            if touch and now - row["last_seen_at"] > timedelta(seconds=30):
                 await conn.execute("UPDATE web_sessions SET last_seen_at = $2 WHERE id_hash = $1",
                                    _digest(session_id), now)
         return Principal(str(row["account_id"]), row["login"], row["display_name"], row["role"],

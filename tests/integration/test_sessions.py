@@ -1,6 +1,7 @@
 """Sessions: a new id at every sign-in, secure cookie flags, sign-out ends the session on the
 server, and a role changed elsewhere (CLI, API) applies to open sessions at once."""
 
+import datetime
 import uuid
 
 from tests.integration.pages_support import Browser, form_posting_to
@@ -60,3 +61,29 @@ async def test_a_deactivated_account_loses_its_open_session(client, accounts, se
     response = await client.get("/board")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/sign-in")
+
+
+async def test_a_session_unused_for_the_idle_time_ends_even_if_the_board_kept_refreshing(
+    client, accounts, clock
+):
+    start = datetime.datetime.now(datetime.UTC)
+    clock.set(start)
+    await signed_in(client, accounts, "viewer")
+    for minutes in (10, 20, 29):  # the board refreshing itself in an unattended tab
+        clock.set(start + datetime.timedelta(minutes=minutes))
+        refreshed = await client.get("/board", headers={"HX-Request": "true",
+                                                        "X-Background-Refresh": "1"})
+        assert refreshed.status_code == 200
+    clock.set(start + datetime.timedelta(minutes=31))
+    response = await client.get("/board")
+    assert response.status_code == 303  # idle for 31 minutes: signed out
+    assert response.headers["location"].startswith("/sign-in")
+
+
+async def test_a_person_using_the_app_stays_signed_in(client, accounts, clock):
+    start = datetime.datetime.now(datetime.UTC)
+    clock.set(start)
+    await signed_in(client, accounts, "viewer")
+    for minutes in (20, 40, 60):
+        clock.set(start + datetime.timedelta(minutes=minutes))
+        assert (await client.get("/board")).status_code == 200
