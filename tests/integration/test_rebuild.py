@@ -14,10 +14,14 @@ from psycopg import sql
 
 from projections.accounts import TABLE as ACCOUNTS
 from projections.cycle_board import TABLE as CYCLE_BOARD
+from projections.measure_data import ENTRIES as MEASURE_ENTRIES
+from projections.measure_data import POINTS as MEASURE_POINTS
+from projections.measure_data import TABLE as MEASURES
 from projections.overdue_revisits import TABLE as REVISITS
 from projections.value_names import TABLE as VALUE_NAMES
 from service.projection_runner import ProjectionRunner, all_projections
 from tests.integration.conftest import charter_body
+from tests.integration.measures_support import measures_with_data
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW_TABLES = sorted({table for projection in all_projections() for table in projection.tables})
@@ -25,13 +29,14 @@ VIEW_TABLES = sorted({table for projection in all_projections() for table in pro
 
 def test_the_rebuild_covers_the_four_views():
     assert {VALUE_NAMES, ACCOUNTS, CYCLE_BOARD, REVISITS} <= set(VIEW_TABLES)
+    assert {MEASURES, MEASURE_POINTS, MEASURE_ENTRIES} <= set(VIEW_TABLES)
 
 
 def snapshot(database_url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(database_url) as conn:
         return {
-            table: conn.execute(
-                sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))).fetchall()
+            table: sorted(conn.execute(  # whole rows in order: some tables' keys span columns
+                sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))).fetchall(), key=repr)
             for table in VIEW_TABLES
         }
 
@@ -78,6 +83,8 @@ async def a_realistic_agency(agency, services) -> None:
     agency.ok(await c.post(f"/api/v1/revisits/{moved}/reschedule", headers=leader,
                            json={"due_on": "2025-07-01", "reason": "Audit first"}))
     await agency.revisit(subject="values", due_on="2024-11-30")
+
+    await measures_with_data(agency)
 
     await services.call(services.cqi.change_role, uuid.UUID(agency.ids["viewer"]),
                         actor=agency.ids["leader"], role="auditor")

@@ -1,0 +1,162 @@
+"""Request and response bodies of /api/v1/measures: measures, their data points, CSV imports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from msgspec import Struct
+
+from service.schemas import Body
+
+Number = int | float
+
+
+class DefinitionIn(Body):
+    """The operational definition: what is counted, out of what, from where, by whom, how often."""
+
+    numerator: str
+    data_source: str
+    owner: str
+    frequency: Literal["weekly", "monthly", "quarterly"]
+    denominator: str = ""  # required for proportions and rates
+
+
+class MeasureIn(Body):
+    name: str
+    type: Literal["outcome", "process", "balancing"]
+    definition: DefinitionIn
+    unit: Literal["count", "proportion", "rate", "continuous"]
+    direction: Literal["up", "down"]
+    value_ids: list[str]
+    goal: Number | None = None
+
+
+class DefinitionOut(Struct):
+    numerator: str
+    denominator: str
+    data_source: str
+    owner: str
+    frequency: str
+
+
+class MeasureOut(Struct):
+    id: str
+    name: str
+    type: str
+    definition: DefinitionOut
+    unit: str
+    direction: str
+    goal: Number | None
+    value_ids: list[str]
+    points: int
+    first_period: date | None
+    last_period: date | None
+    version: int
+    updated_at: datetime
+
+
+class MeasureSummary(Struct):
+    id: str
+    name: str
+    type: str
+    unit: str
+    frequency: str
+    direction: str
+    goal: Number | None
+    value_ids: list[str]
+    points: int
+    last_period: date | None
+    version: int
+    updated_at: datetime
+
+
+class PointIn(Body):
+    """One period's data: `value` for counts and continuous measures, `numerator` and
+    `denominator` for proportions and rates."""
+
+    period: date
+    value: Number | None = None
+    numerator: Number | None = None
+    denominator: Number | None = None
+    note: str = ""
+
+
+class CorrectionIn(Body):
+    """The period's new numbers (as for recording it) and why they changed."""
+
+    reason: str
+    value: Number | None = None
+    numerator: Number | None = None
+    denominator: Number | None = None
+
+
+class PointSaved(Struct):
+    period: date
+    version: int
+
+
+class PointOut(Struct):
+    period: date
+    value: Number
+    """As entered, or numerator / denominator; as last corrected."""
+    numerator: Number | None
+    denominator: Number | None
+    note: str
+    corrected: bool
+    corrections: int
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_login: str | None
+    corrected_at: datetime | None
+
+
+class PointEntryOut(Struct):
+    """One thing entered for a period: its recording (or import), then each correction."""
+
+    version: int
+    kind: Literal["recorded", "imported", "corrected"]
+    value: Number
+    numerator: Number | None
+    denominator: Number | None
+    note: str | None
+    reason: str | None
+    at: datetime
+    by: str
+    by_login: str | None
+
+
+class PointHistoryOut(Struct):
+    point: PointOut
+    entries: list[PointEntryOut]
+
+
+class ImportRowOut(Struct):
+    line: int
+    period: date
+    value: Number | None
+    numerator: Number | None
+    denominator: Number | None
+    note: str
+
+
+class ImportProblemOut(Struct):
+    line: int | None
+    """The line the row starts on (the header is line 1); null for the file as a whole."""
+    field: str
+    """period, value, numerator, denominator or note; `file` for the file or its header."""
+    reason: str
+
+
+class ImportPreviewOut(Struct):
+    rows_read: int
+    valid: bool
+    """The whole file would be imported: at least one row, and no errors."""
+    rows: list[ImportRowOut]
+    """The rows that are fine."""
+    errors: list[ImportProblemOut]
+
+
+class ImportDone(Struct):
+    imported: int
+    version: int
