@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post, put
 from litestar.exceptions import ClientException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter, RawBody
 
 from domain.errors import NotFoundError, ValidationError
@@ -53,6 +55,19 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
 
 
 WRITE = (400, 404, 409, 412)
+
+
+@dataclass
+class CsvBodyOperation(Operation):
+    """Litestar documents no request body for a raw `body` parameter: this one is a CSV file."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+            description="The CSV file: a header line naming the columns, then one row per "
+                        "period.",
+            required=True,
+        )
 
 
 def whole(number: Any) -> Any:
@@ -180,7 +195,7 @@ class MeasureController(Controller):
                         headers={**etag(receipt.version),
                                  "Location": f"/api/v1/measures/{receipt.id}"})
 
-    @get("/{measure_id:uuid}", guards=[requires("viewer")], responses=errors(404))
+    @get("/{measure_id:uuid}", guards=[requires("viewer")], responses=errors(400, 404))
     async def read_measure(
         self, services: Svc, measure_id: FromPath[uuid.UUID]
     ) -> Response[m.MeasureOut]:
@@ -200,7 +215,7 @@ class MeasureController(Controller):
         )
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
-    @get("/{measure_id:uuid}/history", guards=[requires("auditor")], responses=errors(404))
+    @get("/{measure_id:uuid}/history", guards=[requires("auditor")], responses=errors(400, 404))
     async def history(
         self, services: Svc, measure_id: FromPath[uuid.UUID]
     ) -> list[s.HistoryEntry]:
@@ -209,7 +224,7 @@ class MeasureController(Controller):
 
     # --- data points ---------------------------------------------------------------------
 
-    @get("/{measure_id:uuid}/data", guards=[requires("viewer")], responses=errors(404))
+    @get("/{measure_id:uuid}/data", guards=[requires("viewer")], responses=errors(400, 404))
     async def list_points(
         self, services: Svc, measure_id: FromPath[uuid.UUID]
     ) -> list[m.PointOut]:
@@ -263,7 +278,7 @@ class MeasureController(Controller):
     # --- CSV -----------------------------------------------------------------------------
 
     @post("/{measure_id:uuid}/import", guards=[requires("member")], status_code=200,
-          request_max_body_size=2 * measure_csv.MAX_BYTES,
+          request_max_body_size=2 * measure_csv.MAX_BYTES, operation_class=CsvBodyOperation,
           summary="Import data points from CSV (the body), or preview the import",
           description="The body is the CSV file itself (Content-Type: text/csv): a header "
                       "naming the columns from period, value, numerator, denominator, note, "
@@ -303,7 +318,7 @@ class MeasureController(Controller):
                         headers=etag(receipt.version))
 
     @get("/{measure_id:uuid}/export.csv", guards=[requires("viewer")], media_type="text/csv",
-         responses=errors(404), summary="The measure's current data as CSV (RFC 4180)")
+         responses=errors(400, 404), summary="The measure's current data as CSV (RFC 4180)")
     async def export_csv(self, services: Svc, measure_id: FromPath[uuid.UUID]) -> Response[str]:
         row = await measure_row(services, measure_id)
         points = await services.read(measure_data.points, measure_id)

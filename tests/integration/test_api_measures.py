@@ -458,3 +458,44 @@ async def test_a_long_lived_measure_loads_from_its_snapshot_with_every_point(age
     assert (len(listed), listed[0]["value"], listed[0]["corrected"]) == (104, 2, True)
     await record(agency, measure_id, period=mondays[104].isoformat(), value=5)
     assert (await points(agency, measure_id))[-1]["value"] == 5
+
+
+# --- the API's description of itself -----------------------------------------------------------
+
+ROUTES = {
+    "/api/v1/measures": {"get", "post"},
+    "/api/v1/measures/{measure_id}": {"get", "put"},
+    "/api/v1/measures/{measure_id}/history": {"get"},
+    "/api/v1/measures/{measure_id}/data": {"get", "post"},
+    "/api/v1/measures/{measure_id}/data/{period}": {"get"},
+    "/api/v1/measures/{measure_id}/data/{period}/correct": {"post"},
+    "/api/v1/measures/{measure_id}/import": {"post"},
+    "/api/v1/measures/{measure_id}/export.csv": {"get"},
+}
+
+
+async def test_the_openapi_document_describes_every_measure_route_and_its_errors(client):
+    document = (await client.get("/schema/openapi.json")).json()
+    for path, methods in ROUTES.items():
+        assert methods == set(document["paths"][path]), path
+        for method in methods:
+            responses = document["paths"][path][method]["responses"]
+            assert {"401", "403"} <= set(responses), (method, path)
+            if method != "get":
+                assert {"400", "404" if path != "/api/v1/measures" else "409"} <= set(responses)
+            for code, response in responses.items():
+                if code.startswith("4"):
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorOut"}, (method, path, code)
+    imports = document["paths"]["/api/v1/measures/{measure_id}/import"]["post"]
+    assert set(imports["requestBody"]["content"]) == {"text/csv"}
+    assert {"412", "413", "415"} <= set(imports["responses"])
+    exports = document["paths"]["/api/v1/measures/{measure_id}/export.csv"]["get"]
+    assert set(exports["responses"]["200"]["content"]) == {"text/csv"}
+    fields = {name: set(schema.get("properties", {}))
+              for name, schema in document["components"]["schemas"].items()}
+    assert {"name", "type", "definition", "unit", "direction", "goal",
+            "value_ids"} <= fields["MeasureIn"]
+    assert {"numerator", "denominator", "data_source", "owner",
+            "frequency"} <= fields["DefinitionIn"]
+    assert {"period", "value", "numerator", "denominator", "note"} <= fields["PointIn"]
