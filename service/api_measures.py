@@ -287,9 +287,11 @@ class MeasureController(Controller):
                       "whole file is imported in one step (200 with the count) or, if any row "
                       "has a problem, nothing is (400, each bad line in `errors`).",
           responses={**errors(*WRITE, 413, 415),
-                     200: ResponseSpec(m.ImportDone, description="Imported; or, with "
-                                       "dry_run=true, an ImportPreviewOut",
-                                       generate_examples=False)})
+                     200: ResponseSpec(
+                         m.ImportDone | m.ImportPreviewOut,  # type: ignore[arg-type]
+                         description="ImportDone: imported. With dry_run=true, "
+                                     "ImportPreviewOut: the preview; nothing is stored.",
+                         generate_examples=False)})
     async def import_csv(
         self, request: Req, services: Svc, measure_id: FromPath[uuid.UUID], body: RawBody,
         dry_run: Annotated[bool, QueryParameter(
