@@ -305,3 +305,14 @@ def test_an_export_reads_back_as_the_same_points() -> None:
     assert preview.valid, preview.problems
     assert [r.point() for r in preview.rows] == [
         {**p, "value": None} for p in points]
+
+
+def test_a_refusal_at_import_time_names_the_files_lines() -> None:
+    """A period recorded between the preview and the import: the domain names the point by
+    its index; the answer names the line it came from."""
+    from service.api_measures import errors_by_line
+
+    rows = read("period,value\n2025-01-01,1\n\n2025-02-01,2\n", unit="count").rows
+    assert errors_by_line({"points[1].period": "2025-02-01 already has a data point",
+                           "points[1].value": "x", "points": "y"}, rows) == {
+        "line 4": "period: 2025-02-01 already has a data point; value: x", "points": "y"}
