@@ -113,7 +113,8 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 def on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error(request, HTTP_500_INTERNAL_SERVER_ERROR,
-                  "Something went wrong on our side; nothing was changed by this request.")
+                  "Something went wrong on our side. Your change may or may not have been saved: "
+                  "reload the page to see before trying again.")
 
 
 def _error(
