@@ -119,18 +119,13 @@ async def history_entries(services: Services, aggregate_id: uuid.UUID) -> list[s
     ]
 
 
-def parse_moment(raw: str, services: Svc) -> datetime:
-    if "T" in raw and raw.strip().count(" ") == 1:  # an unencoded `+01:00` arrives as ` 01:00`
-        raw = raw.strip().replace(" ", "+")
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
+def parse_moment(raw: str, services: Services) -> datetime:
+    moment = services.moment(raw)
+    if moment is None:
         raise ValidationException(
             "as_of must be an ISO 8601 date or date-time, e.g. 2026-03-01T09:30:00Z",
             extra={"as_of": "is not an ISO 8601 date or date-time"},
-        ) from None
-    if moment.tzinfo is None:  # a wall-clock time at the agency
-        moment = moment.replace(tzinfo=services.settings.zone)
+        )
     return moment
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, get, post
@@ -166,17 +165,6 @@ async def render_history(
                 event_label=event_label, event_items=event_items)
 
 
-def parse_moment(raw: str, services: Services) -> datetime | None:
-    """A date or date-time; without a zone it is the agency's wall-clock time."""
-    try:
-        moment = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=services.settings.zone)
-    return moment
-
-
 class InitiativePages(Controller):
     path = "/initiatives"
     guards = [requires("viewer")]
@@ -247,7 +235,7 @@ class InitiativePages(Controller):
         latest: Initiative = await services.call(services.cqi.load, Initiative, initiative_id)
         if as_of:
             values, name, key = {"as_of": as_of}, "at-moment", "as_of"
-            moment = parse_moment(as_of, services)
+            moment = services.moment(as_of)
             found = None
             if moment is None:
                 error = "give a date and time, e.g. 2026-03-01T09:30"

@@ -87,6 +87,18 @@ class Services:
     def now(self) -> datetime:
         return self.clock()
 
+    def moment(self, raw: str) -> datetime | None:
+        """An ISO 8601 date or date-time (None if it is not one); without a zone it is the
+        agency's wall-clock time."""
+        text = raw.strip()
+        if "T" in text and text.count(" ") == 1:  # an unencoded `+01:00` in a URL: ` 01:00`
+            text = text.replace(" ", "+")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.settings.zone)
+
     def today(self) -> date:
         """Today in the agency's time zone: what "overdue" is measured against."""
         return self.clock().astimezone(self.settings.zone).date()
