@@ -7,7 +7,9 @@ family team meetings in PDSA cycles. Other initiatives show the other states an 
 be in, and the leadership team's revisit of the values is overdue.
 
 Everything is written through the application's commands, as people would: accounts first,
-then the mission and values (by the leader), then initiatives (by the CQI team), then revisits.
+then the mission and values (by the leader), then initiatives (by the CQI team), then revisits,
+then measures with two years of monthly data (defined by the leader, entered by the CQI team):
+enough for a run chart with a shift and a p chart with a month beyond its lower limit.
 Dates are relative to today in the agency's time zone, so the demo never looks stale.
 """
 
@@ -126,6 +128,7 @@ class Loaded:
     standards: int = 0
     initiatives: list[tuple[str, str]] = field(default_factory=list)  # (title, status)
     revisits: list[str] = field(default_factory=list)
+    measures: list[tuple[str, str]] = field(default_factory=list)  # (name, what it shows)
 
 
 def load_demo(app: CQIApplication, settings: Settings, *, force: bool) -> str:
@@ -144,6 +147,7 @@ def load_demo(app: CQIApplication, settings: Settings, *, force: bool) -> str:
     add_mission_and_values(app, loaded)
     add_initiatives(app, loaded, today)
     add_revisits(app, loaded, today)
+    add_measures(app, loaded, today)
     return summary(settings, loaded)
 
 
@@ -251,15 +255,15 @@ def families_at_the_table(app: CQIApplication, loaded: Loaded, today: date) -> N
         actor=maria,
         title=title,
         problem=(
-            "Consumer feedback is consistent: in the last two family surveys and at the Parent "
-            "Advisory Council's listening sessions, families told us they do not feel valued "
-            "or included in decisions about their children. Only 41% of parents surveyed "
-            "agreed that 'my worker asked for my ideas when we made my case plan'. Our mission "
+            "Consumer feedback is consistent: month after month in the family survey and at the "
+            "Parent Advisory Council's listening sessions, families told us they do not feel "
+            "valued or included in decisions about their children. Only 41% of parents "
+            "surveyed agreed that they helped write their case plan. Our mission "
             "says families are partners; our practice does not yet show it."
         ),
         aim=(
             f"By {day_text(end_of_month(today, 9))}, 75% of parents surveyed agree that they "
-            "helped write their case plan (41% in the last family survey)."
+            "helped write their case plan (41% in the year before the first cycle)."
         ),
         value_ids=[values["Family engagement"], values["Cultural humility"]],
         team=[
@@ -673,6 +677,188 @@ def add_revisits(app: CQIApplication, loaded: Loaded, today: date) -> None:
     loaded.revisits.append(f"value Cultural humility: due {value_due}")
 
 
+# --- measures --------------------------------------------------------------------------
+
+# Hand-written monthly series, oldest first, ending last month: the demo is the same every time.
+# The family survey: (parents agreeing they helped write their case plan, parents answering).
+# Fourteen baseline months around 41%; family team meetings begin in the fifteenth.
+CASE_PLAN_SURVEY = (
+    (14, 35), (16, 38), (13, 34), (15, 37), (17, 38), (12, 31), (18, 42), (13, 33), (15, 39),
+    (16, 36), (17, 41), (14, 32), (16, 40), (14, 36),
+    (19, 38), (21, 39), (20, 36), (24, 41), (23, 37), (24, 39), (25, 38), (28, 42), (27, 39),
+    (29, 41),
+)
+CHANGE_MONTH = 14  # index of the first month with family team meetings
+SPREAD_MONTH = 18  # Unit 5 joins, meetings at times families choose (cycle 2's change)
+# The visit record review: (visits documenting all three child-safety standards, visits).
+SAFETY_VISITS = (
+    (27, 78), (31, 84), (22, 61), (29, 72), (19, 58), (33, 88), (25, 66), (21, 63), (30, 81),
+    (24, 70), (28, 74), (20, 55), (26, 69), (23, 67), (18, 52), (4, 45), (17, 49), (25, 71),
+    (29, 80), (32, 86), (24, 68), (27, 82), (23, 64), (25, 70),
+)
+SHORT_STAFFED_MONTH = 15
+DOUBLE_COUNTED_MONTH = 21  # entered as 27 of 82, corrected to 27 of 76
+DOUBLE_COUNTED_VISITS = 6
+# Family-time visits the agency cancelled (no worker or visit-center staff to supervise).
+CANCELLED_FAMILY_TIME = (
+    8, 11, 7, 9, 12, 10, 6, 9, 8, 13, 9, 7, 10, 8, 11, 9, 7, 10, 12, 8, 9, 11, 7, 10,
+)
+# Average days from a child's removal to the family's first team meeting, since meetings began.
+DAYS_TO_FIRST_MEETING = (24.5, 23.0, 25.5, 19.0, 21.5, 17.0, 18.5, 15.5, 14.0, 13.5)
+
+
+def months_back(today: date, count: int) -> list[date]:
+    """The first days of the `count` months before this one, oldest first."""
+    this_month = today.replace(day=1)
+    return [add_months(this_month, -months) for months in range(count, 0, -1)]
+
+
+def month_text(day: date) -> str:
+    return f"{day:%B %Y}"
+
+
+def add_measures(app: CQIApplication, loaded: Loaded, today: date) -> None:
+    """Defined by the leader, their data imported by the CQI team, one series per save."""
+    case_plans(app, loaded, today)
+    safety_visits(app, loaded, today)
+    cancelled_family_time(app, loaded, today)
+    days_to_first_meeting(app, loaded, today)
+
+
+def case_plans(app: CQIApplication, loaded: Loaded, today: date) -> None:
+    """The outcome of Families at the table: a run chart shifts up when the meetings begin."""
+    values, lee, maria = loaded.value_ids, loaded.actors["lee"], loaded.actors["maria"]
+    name = "Parents who helped write their case plan"
+    measure_id = app.define_measure(
+        actor=lee, name=name, type="outcome", unit="proportion", direction="up", goal=0.75,
+        definition={
+            "numerator": "Parents answering 'agree' or 'strongly agree' to 'I helped write my "
+                         "case plan'.",
+            "denominator": "Parents with an open case who answered that question in the month.",
+            "data_source": "The monthly family survey (by text, by mail, or on paper at the "
+                           "visit center), question 4; the Parent Advisory Council helped "
+                           "word it.",
+            "owner": "Maria Delgado, CQI specialist",
+            "frequency": "monthly",
+        },
+        value_ids=[values["Family engagement"], values["Cultural humility"]],
+    ).id
+    months = months_back(today, len(CASE_PLAN_SURVEY))
+    notes = {
+        CHANGE_MONTH: "Family team meetings begin in Unit 3: parents co-write the case plan.",
+        SPREAD_MONTH: "Unit 5 joins; meetings at a time the family chooses, interpreters booked "
+                      "when the meeting is set.",
+    }
+    app.import_data_points(measure_id, actor=maria, today=today, points=[
+        {"period": month, "numerator": agree, "denominator": answered,
+         "note": notes.get(index, "")}
+        for index, (month, (agree, answered)) in enumerate(
+            zip(months, CASE_PLAN_SURVEY, strict=True))
+    ])
+    loaded.measures.append((name, (
+        f"outcome, {len(months)} months; run chart: a shift upward from "
+        f"{month_text(months[CHANGE_MONTH])}, when family team meetings began")))
+
+
+def safety_visits(app: CQIApplication, loaded: Loaded, today: date) -> None:
+    """The process measure of Every child seen: a stable 36%, one month below the p chart's
+    lower limit, and one month's count corrected."""
+    values, lee, sam = loaded.value_ids, loaded.actors["lee"], loaded.actors["sam"]
+    name = "Visits documenting all three child-safety standards"
+    measure_id = app.define_measure(
+        actor=lee, name=name, type="process", unit="proportion", direction="up", goal=0.9,
+        definition={
+            "numerator": "Visits whose record documents that the worker saw the child alone, "
+                         "observed the home, and asked the foster parents what they need.",
+            "denominator": "Monthly caseworker visits to children in foster care whose record "
+                           "was reviewed in the month (Placement Unit).",
+            "data_source": "The CQI team's monthly review of visit records in the case "
+                           "management system.",
+            "owner": "Sam Whitaker, CQI analyst",
+            "frequency": "monthly",
+        },
+        value_ids=[values["Child safety"]],
+    ).id
+    months = months_back(today, len(SAFETY_VISITS))
+    notes = {
+        SHORT_STAFFED_MONTH: "Placement Unit short-staffed: three of eight caseworker posts "
+                             "vacant, visits made by covering workers from other units.",
+    }
+    entered = list(SAFETY_VISITS)
+    documented, visits = entered[DOUBLE_COUNTED_MONTH]
+    entered[DOUBLE_COUNTED_MONTH] = (documented, visits + DOUBLE_COUNTED_VISITS)
+    app.import_data_points(measure_id, actor=sam, today=today, points=[
+        {"period": month, "numerator": documented, "denominator": visits,
+         "note": notes.get(index, "")}
+        for index, (month, (documented, visits)) in enumerate(zip(months, entered, strict=True))
+    ])
+    documented, visits = SAFETY_VISITS[DOUBLE_COUNTED_MONTH]
+    app.correct_data_point(
+        measure_id, actor=sam, period=months[DOUBLE_COUNTED_MONTH], numerator=documented,
+        denominator=visits,
+        reason=f"{DOUBLE_COUNTED_VISITS} visits were counted twice when the two reviewers' "
+               "spreadsheets were merged; the duplicates are removed.",
+    )
+    loaded.measures.append((name, (
+        f"process, {len(months)} months; p chart: "
+        f"{month_text(months[SHORT_STAFFED_MONTH])} below the lower limit (the unit was "
+        f"short-staffed); {month_text(months[DOUBLE_COUNTED_MONTH])} corrected")))
+
+
+def cancelled_family_time(app: CQIApplication, loaded: Loaded, today: date) -> None:
+    """A balancing measure: evening family team meetings draw on the same workers who
+    supervise family time. The c chart shows nothing but common-cause variation."""
+    values, lee, maria = loaded.value_ids, loaded.actors["lee"], loaded.actors["maria"]
+    name = "Family-time visits cancelled by the agency"
+    measure_id = app.define_measure(
+        actor=lee, name=name, type="balancing", unit="count", direction="down",
+        definition={
+            "numerator": "Scheduled family-time visits between parents and their children in "
+                         "care that the agency cancelled (no worker or visit-center staff to "
+                         "supervise), in the month.",
+            "denominator": "",
+            "data_source": "The Family Visit Center's visit log.",
+            "owner": "Luis Ortega, Coordinator, Family Visit Center",
+            "frequency": "monthly",
+        },
+        value_ids=[values["Family engagement"], values["Staff well-being"]],
+    ).id
+    months = months_back(today, len(CANCELLED_FAMILY_TIME))
+    app.import_data_points(measure_id, actor=maria, today=today, points=[
+        {"period": month, "value": count, "note": ""}
+        for month, count in zip(months, CANCELLED_FAMILY_TIME, strict=True)
+    ])
+    loaded.measures.append((name, (
+        f"balancing, {len(months)} months; c chart: steady, the meetings have not cost "
+        "families their visits")))
+
+
+def days_to_first_meeting(app: CQIApplication, loaded: Loaded, today: date) -> None:
+    """A continuous process measure, recorded since the family team meetings began."""
+    values, lee, maria = loaded.value_ids, loaded.actors["lee"], loaded.actors["maria"]
+    name = "Days from removal to the first family team meeting"
+    measure_id = app.define_measure(
+        actor=lee, name=name, type="process", unit="continuous", direction="down", goal=10,
+        definition={
+            "numerator": "Average days from a child's removal to the family's first team "
+                         "meeting, for the children removed in the month.",
+            "denominator": "",
+            "data_source": "Removal dates and meeting dates in the case management system.",
+            "owner": "Denise Harlow, Supervisor, Ongoing Services Unit 3",
+            "frequency": "monthly",
+        },
+        value_ids=[values["Family engagement"], values["Permanency"]],
+    ).id
+    months = months_back(today, len(DAYS_TO_FIRST_MEETING))
+    app.import_data_points(measure_id, actor=maria, today=today, points=[
+        {"period": month, "value": days, "note": ""}
+        for month, days in zip(months, DAYS_TO_FIRST_MEETING, strict=True)
+    ])
+    loaded.measures.append((name, (
+        f"process, {len(months)} months since the meetings began; I chart: falling from "
+        f"{DAYS_TO_FIRST_MEETING[0]:g} to {DAYS_TO_FIRST_MEETING[-1]:g} days")))
+
+
 # --- summary ---------------------------------------------------------------------------
 
 
@@ -688,6 +874,8 @@ def summary(settings: Settings, loaded: Loaded) -> str:
     lines += [f"    - {title}: {state}" for title, state in loaded.initiatives]
     lines.append("  revisits of the mission, vision and values:")
     lines += [f"    - {revisit}" for revisit in loaded.revisits]
+    lines.append(f"  {len(loaded.measures)} measures, with monthly data:")
+    lines += [f"    - {name}: {shows}" for name, shows in loaded.measures]
     lines.append("")
     if loaded.created:
         lines.append(f"Sign in with one of these logins and the password {DEMO_PASSWORD}")
