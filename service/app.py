@@ -30,6 +30,7 @@ from litestar.template.config import TemplateConfig
 
 from domain.errors import DomainError, NotFoundError, ValidationError
 from service.api import API_CONTROLLERS
+from service.api_charts import CHART_CONTROLLERS
 from service.api_measures import MEASURE_CONTROLLERS
 from service.application import StaleVersionError
 from service.auth import AuthenticationMiddleware
@@ -184,6 +185,7 @@ def create_app(
         route_handlers=[
             *API_CONTROLLERS,
             *MEASURE_CONTROLLERS,
+            *CHART_CONTROLLERS,
             *PAGE_CONTROLLERS,
             create_static_files_router(path="/static/htmx", directories=[HTMX_DIR],
                                        name="htmx", include_in_schema=False),

@@ -1,0 +1,257 @@
+"""A measure's run or control chart: its numbers as JSON and its picture as SVG.
+
+    GET /api/v1/measures/{id}/chart?kind=run|i|mr|p|u|c&rules=anhoej|ihi&freeze=K&parts=3,9
+    GET /measures/{id}/chart.svg (same parameters)
+
+Viewers and every role above read both. The points are the measure's current data (each as last
+corrected), read from the measure_data view; the statistics are `domain.spc`'s. A p chart needs a
+proportion, a u chart a rate, a c chart a count; run, I and MR charts take any unit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get
+from litestar.params import FromPath, QueryParameter
+from msgspec import Struct
+
+from domain.errors import ValidationError
+from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES
+from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, control_chart
+from projections import measure_data
+from service.api_measures import errors, measure_row
+from service.auth import requires
+from service.chart_svg import KIND_NAMES, chart_description, chart_svg
+from service.services import Services, Svc
+
+KINDS = (RUN, *CONTROL_KINDS)
+UNIT_FOR_KIND = {"p": PROPORTION, "u": RATE, "c": COUNT}
+VALUE_LABELS = {PROPORTION: "proportion", RATE: "rate", COUNT: "count"}
+
+Number = int | float
+
+
+class ChartPointOut(Struct):
+    index: int
+    period: date
+    value: Number | None
+    numerator: Number | None
+    denominator: Number | None
+    centre: Number | None
+    lower: Number | None
+    upper: Number | None
+    part: int
+    in_baseline: bool
+    excluded: bool
+    signals: list[str]
+
+
+class SignalOut(Struct):
+    kind: str
+    rule: str
+    part: int
+    first: date
+    last: date
+    first_index: int
+    last_index: int
+    direction: str | None
+    observed: Number
+    limit: Number | None
+    useful_points: int | None
+    indices: list[int]
+    sentence: str
+
+
+class PartOut(Struct):
+    part: int
+    first: int
+    last: int
+    centre: Number | None
+    lower: Number | None  # None when the limits vary point by point (p, u) or do not exist
+    upper: Number | None
+    average_moving_range: Number | None
+    moving_ranges_screened_out: int
+    baseline_points: int
+    useful_points: int
+    longest_run: int | None
+    longest_run_limit: int | None
+    crossings: int | None
+    crossings_limit: int | None
+    runs: int | None
+    runs_limits: list[int] | None
+    runs_signal: bool
+
+
+class ChartOut(Struct):
+    measure_id: str
+    name: str
+    unit: str
+    kind: str
+    kind_name: str
+    rules: str
+    freeze: int | None
+    parts: list[int]
+    screened_moving_ranges: bool
+    points: list[ChartPointOut]
+    signals: list[SignalOut]
+    summaries: list[PartOut]
+    sentences: list[str]
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+def _whole_number(raw: str) -> int | None:
+    text = raw.strip()
+    return int(text) if text.isdigit() else None
+
+
+def chart_options(
+    unit: str, kind: str, rules: str, freeze: str | None, parts: str | None
+) -> tuple[str, str, int | None, tuple[int, ...]]:
+    """The query parameters checked: 400 naming each bad one."""
+    problems: dict[str, str] = {}
+    kind = kind.strip().lower()
+    rules = rules.strip().lower()
+    if kind not in KINDS:
+        problems["kind"] = "must be one of: " + ", ".join(KINDS)
+    elif kind in UNIT_FOR_KIND and unit != UNIT_FOR_KIND[kind]:
+        problems["kind"] = (
+            f"a {kind} chart needs {UNIT_NAMES[UNIT_FOR_KIND[kind]]}; this measure is "
+            f"{UNIT_NAMES.get(unit, unit)} (use run, i or mr)"
+        )
+    if rules not in RULE_SETS:
+        problems["rules"] = "must be one of: " + ", ".join(RULE_SETS)
+    frozen = None
+    if freeze is not None and freeze.strip():
+        frozen = _whole_number(freeze)
+        if frozen is None or frozen < 1:
+            problems["freeze"] = "must be a whole number of points, 1 or more"
+    breaks: tuple[int, ...] = ()
+    if parts is not None and parts.strip():
+        numbers = [_whole_number(item) for item in parts.split(",")]
+        if any(number is None for number in numbers):
+            problems["parts"] = "must be point indices separated by commas, e.g. 3,9"
+        else:
+            breaks = tuple(n for n in numbers if n is not None)
+    if problems:
+        raise ValidationError(problems)
+    return kind, rules, frozen, breaks
+
+
+def observations(unit: str, kind: str, rows: list[Any]) -> list[Observation]:
+    """The view's points as the statistics take them: numerator and denominator for p and u,
+    the value otherwise."""
+    if kind in ("p", "u"):
+        return [Observation(r["period"], numerator=r["numerator"], denominator=r["denominator"])
+                for r in rows]
+    return [Observation(r["period"], float(r["value"])) for r in rows]
+
+
+async def compute(
+    services: Services, measure_id: uuid.UUID, kind: str, rules: str, freeze: str | None,
+    parts: str | None,
+) -> tuple[Any, ChartResult, int | None, tuple[int, ...]]:
+    row = await measure_row(services, measure_id)
+    kind, rules, frozen, breaks = chart_options(row["unit"], kind, rules, freeze, parts)
+    points = await services.read(measure_data.points, measure_id)
+    result = control_chart(observations(row["unit"], kind, points), kind, freeze=frozen,
+                           parts=breaks, rules=rules)
+    return row, result, frozen, breaks
+
+
+def _plain(number: Any) -> Any:
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e15:
+        return int(number)
+    return number
+
+
+def chart_out(row: Any, result: ChartResult, breaks: tuple[int, ...]) -> ChartOut:
+    points = result.points
+    return ChartOut(
+        measure_id=str(row["measure_id"]), name=row["name"], unit=row["unit"], kind=result.kind,
+        kind_name=KIND_NAMES[result.kind], rules=result.rules, freeze=result.freeze,
+        parts=list(breaks), screened_moving_ranges=result.screened_moving_ranges,
+        points=[
+            ChartPointOut(
+                index=p.index, period=p.x, value=p.value, numerator=_plain(p.numerator),
+                denominator=_plain(p.denominator), centre=p.centre, lower=p.lower,
+                upper=p.upper, part=p.part, in_baseline=p.in_baseline, excluded=p.excluded,
+                signals=list(p.signal_kinds),
+            )
+            for p in points
+        ],
+        signals=[
+            SignalOut(
+                kind=s.kind, rule=s.rule, part=s.part, first=points[s.first].x,
+                last=points[s.last].x, first_index=s.first, last_index=s.last,
+                direction=s.direction, observed=_plain(s.observed), limit=_plain(s.limit),
+                useful_points=s.useful_points, indices=list(s.indices), sentence=s.sentence,
+            )
+            for s in result.signals
+        ],
+        summaries=[
+            PartOut(
+                part=x.part, first=x.first, last=x.last, centre=x.centre, lower=x.lower,
+                upper=x.upper, average_moving_range=x.average_moving_range,
+                moving_ranges_screened_out=x.moving_ranges_screened_out,
+                baseline_points=x.baseline_points, useful_points=x.useful_points,
+                longest_run=x.longest_run, longest_run_limit=x.longest_run_limit,
+                crossings=x.crossings, crossings_limit=x.crossings_limit, runs=x.runs,
+                runs_limits=list(x.runs_limits) if x.runs_limits else None,
+                runs_signal=x.runs_signal,
+            )
+            for x in result.parts
+        ],
+        sentences=list(result.sentences),
+    )
+
+
+KIND = Annotated[str, QueryParameter(
+    description="run (median, run rules), i, mr, p (proportions), u (rates) or c (counts)")]
+RULES = Annotated[str, QueryParameter(description="the run rules: anhoej or ihi")]
+FREEZE = Annotated[str | None, QueryParameter(
+    description="a frozen baseline: centre and limits from the first K points")]
+PARTS = Annotated[str | None, QueryParameter(
+    description="0-based indices where a new part (phase) starts, separated by commas: 3,9")]
+
+
+class ChartController(Controller):
+    path = "/api/v1/measures"
+    tags = ["measures and data"]
+
+    @get("/{measure_id:uuid}/chart", guards=[requires("viewer")], responses=errors(400, 404),
+         summary="A measure's run or control chart: centre, limits per point, signals")
+    async def chart(
+        self, services: Svc, measure_id: FromPath[uuid.UUID], kind: KIND = RUN,
+        rules: RULES = "anhoej", freeze: FREEZE = None, parts: PARTS = None,
+    ) -> ChartOut:
+        row, result, _, breaks = await compute(services, measure_id, kind, rules, freeze, parts)
+        return chart_out(row, result, breaks)
+
+
+class ChartImageController(Controller):
+    path = "/measures"
+    tags = ["measures and data"]
+
+    @get("/{measure_id:uuid}/chart.svg", guards=[requires("viewer")],
+         media_type="image/svg+xml", responses=errors(400, 404),
+         summary="The same chart as an SVG image (accessible: title, description, signals)")
+    async def chart_image(
+        self, services: Svc, measure_id: FromPath[uuid.UUID], kind: KIND = RUN,
+        rules: RULES = "anhoej", freeze: FREEZE = None, parts: PARTS = None,
+    ) -> Response[str]:
+        row, result, _, _ = await compute(services, measure_id, kind, rules, freeze, parts)
+        label = "moving range" if result.kind == "mr" else VALUE_LABELS.get(row["unit"], "")
+        svg = chart_svg(
+            result, title=f"{row['name']}: {KIND_NAMES[result.kind]}",
+            description=chart_description(result, row["name"]), value_label=label,
+        )
+        return Response(svg, media_type="image/svg+xml; charset=utf-8",
+                        headers={"Cache-Control": "private, no-cache"})
+
+
+CHART_CONTROLLERS = [ChartController, ChartImageController]
