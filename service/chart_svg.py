@@ -71,8 +71,9 @@ def _attr(value: str) -> str:
     return quoteattr(value)
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [low, high]."""
+def nice_ticks(low: float, high: float, count: int = 5, *, whole: bool = False) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [low, high]; with
+    `whole`, steps of at least 1 and never 2.5 (for counts)."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0, 1.0]
     if high < low:
@@ -82,7 +83,10 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         low, high = low - pad, high + pad
     raw = (high - low) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    multiples = (1, 2, 5, 10) if whole else (1, 2, 2.5, 5, 10)
+    step = next(m * power for m in multiples if m * power >= raw)
+    if whole:
+        step = max(step, 1)
     first = math.floor(low / step + 1e-9) * step
     ticks = []
     k = 0
@@ -124,7 +128,8 @@ def chart_svg(
     lines = [v for p in points for v in (p.centre, p.lower, p.upper) if v is not None]
     low = min(values + lines, default=0.0)
     high = max(values + lines, default=1.0)
-    ticks = nice_ticks(low, high)
+    whole = bool(values) and all(float(v).is_integer() for v in values)
+    ticks = nice_ticks(low, high, 6 if whole else 5, whole=whole)
     y_min, y_max = ticks[0], ticks[-1]
 
     tick_texts = [number_text(t) for t in ticks]
