@@ -178,3 +178,12 @@ async def test_the_svg_refuses_bad_parameters_and_unknown_measures(agency):
     unknown = await agency.client.get(f"/measures/{uuid.uuid4()}/chart.svg",
                                       headers=agency.viewer)
     assert unknown.status_code == 404
+
+
+async def test_a_measure_without_data_has_an_empty_chart(agency):
+    measure_id = await define_measure(agency)
+    body = await chart(agency, measure_id, kind="p")
+    assert (body["points"], body["signals"], body["summaries"]) == ([], [], [])
+    image = await agency.client.get(f"/measures/{measure_id}/chart.svg", headers=agency.viewer)
+    assert image.status_code == 200
+    assert list(ET.fromstring(image.text).iter(f"{SVG}circle")) == []
