@@ -128,6 +128,8 @@ def chart_svg(
     lines = [v for p in points for v in (p.centre, p.lower, p.upper) if v is not None]
     low = min(values + lines, default=0.0)
     high = max(values + lines, default=1.0)
+    pad = (high - low) * 0.04  # keep the extreme points off the axis and the top edge
+    low, high = (max(low - pad, 0.0) if low >= 0 else low - pad), high + pad
     whole = bool(values) and all(float(v).is_integer() for v in values)
     ticks = nice_ticks(low, high, 6 if whole else 5, whole=whole)
     y_min, y_max = ticks[0], ticks[-1]
