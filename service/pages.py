@@ -21,6 +21,7 @@ from service.pages_base import (
     template_globals,
 )
 from service.pages_initiatives import InitiativePages
+from service.pages_measures import MeasurePages
 from service.pages_mission import MissionPages
 from service.pages_revisits import RevisitPages
 from service.security import SESSION_COOKIE
@@ -91,4 +92,4 @@ class BoardPages(Controller):
 
 
 PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages, InitiativePages, MissionPages,
-                               RevisitPages, AccountPages]
+                               RevisitPages, MeasurePages, AccountPages]

@@ -1,0 +1,310 @@
+"""Measures and their data: everyone signed in reads them and their charts; leaders define
+measures; CQI team members record, correct, import and export data points."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from domain.errors import DomainError, ValidationError
+from domain.measure import (
+    DIRECTIONS,
+    FREQUENCIES,
+    RATIOS,
+    TYPES,
+    UNIT_NAMES,
+    UNITS,
+    Measure,
+)
+from domain.spc import RULE_SETS, RUN, control_chart
+from projections import measure_data
+from service import measure_csv
+from service.api_charts import KINDS, UNIT_FOR_KIND, VALUE_LABELS, chart_options, observations
+from service.api_measures import errors_by_line, filename, measure_row
+from service.auth import requires
+from service.chart_svg import KIND_NAMES, chart_description, chart_svg, chart_table
+from service.pages_base import (
+    Forms,
+    FormState,
+    actor,
+    all_of,
+    attempt,
+    calendar_day,
+    form_version,
+    page,
+    read_form,
+    see_other,
+    text,
+)
+from service.services import Req, Services, Svc
+
+LIST_TARGET = "#measures"
+TARGET = "#measure"
+NOTICES = {
+    "recorded": "The data point is recorded.",
+    "corrected": "The data point is corrected; the earlier numbers stay in its history.",
+}
+TYPE_NAMES = {"outcome": "Outcome", "process": "Process", "balancing": "Balancing"}
+UNIT_LABELS = {"count": "Count", "proportion": "Proportion", "rate": "Rate",
+               "continuous": "Continuous value"}
+RULE_NAMES = {"anhoej": "Anhøj rules", "ihi": "IHI rules"}
+DIRECTION_NAMES = {"up": "Up is better", "down": "Down is better"}
+
+
+def number(raw: str) -> object:
+    """'' is None, '12' is 12, '0.8' is 0.8; anything else goes on as typed, for the domain
+    to refuse."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def shown(value: Any) -> str:
+    return "" if value is None else measure_csv.number_text(value)
+
+
+def definition_field(key: str) -> str:
+    """The domain names the definition's fields `definition.owner`; the form names them
+    `owner`."""
+    return key.removeprefix("definition.")
+
+
+def fitting_kinds(unit: str) -> list[str]:
+    """The chart kinds a measure of `unit` can draw: run, I and MR always; p, u or c when the
+    unit is theirs."""
+    return [k for k in KINDS if k not in UNIT_FOR_KIND or UNIT_FOR_KIND[k] == unit]
+
+
+async def value_names(services: Services) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """Every value's name by id (retired ones too, for old measures) and the active values as
+    checkbox choices."""
+    mission = await services.call(services.cqi.mission)
+    if mission is None:
+        return {}, []
+    names = {v.id: v.name for v in mission.values.values()}
+    return names, [(v.id, v.name, "") for v in mission.active_values()]
+
+
+async def render_measures(request: Req, services: Services, forms: Forms | None = None,
+                          notice: str = "") -> Template:
+    forms = forms or Forms()
+    rows = await services.read(measure_data.measures)
+    latest: dict[Any, Any] = {}
+    for row in rows:
+        if row["points"]:
+            points = await services.read(measure_data.points, row["measure_id"])
+            latest[row["measure_id"]] = points[-1] if points else None
+    names, choices = await value_names(services)
+    return page(
+        request, "measures.html", "_measures.html", status_code=forms.status, measures=rows,
+        latest=latest, value_names=names, value_choices=choices, form=forms, notice=notice,
+        shown=shown, TYPES=[(t, TYPE_NAMES[t]) for t in TYPES],
+        UNITS=[(u, UNIT_LABELS[u]) for u in UNITS], FREQUENCIES=[(f, f.capitalize())
+                                                                for f in FREQUENCIES],
+        DIRECTIONS=[(d, DIRECTION_NAMES[d]) for d in DIRECTIONS], TYPE_NAMES=TYPE_NAMES,
+        UNIT_LABELS=UNIT_LABELS,
+    )
+
+
+def build_chart(row: Any, points: list[Any], kind: str, rules: str
+                ) -> tuple[str, str, dict[str, Any] | None, str]:
+    """The chart the page shows: (kind, rules, chart context or None, the refusal in words).
+    A kind or rule set that does not fit is refused and the run chart shown instead."""
+    refusal = ""
+    try:
+        kind, rules, _, _ = chart_options(row["unit"], kind, rules, None, None)
+    except ValidationError as exc:
+        refusal = "; ".join(f"{key}: {message}" for key, message in exc.errors.items())
+        kind = RUN
+        rules = rules if rules in RULE_SETS else "anhoej"
+    if not points:
+        return kind, rules, None, refusal
+    try:
+        result = control_chart(observations(row["unit"], kind, points), kind, rules=rules)
+    except DomainError as exc:
+        reason = exc.errors if isinstance(exc, ValidationError) else exc.reason
+        return kind, rules, None, refusal or f"This chart cannot be drawn: {reason}"
+    label = "moving range" if result.kind == "mr" else VALUE_LABELS.get(row["unit"], "")
+    title = f"{row['name']}: {KIND_NAMES[result.kind]}"
+    chart = {
+        "svg": chart_svg(result, title=title, description=chart_description(result, row["name"]),
+                         value_label=label),
+        "sentences": list(result.sentences),
+        "chart_rows": chart_table(result),
+        "caption": title,
+    }
+    return kind, rules, chart, refusal
+
+
+async def render_measure(
+    request: Req, services: Services, measure_id: uuid.UUID, forms: Forms | None = None, *,
+    notice: str = "", kind: str = RUN, rules: str = "anhoej", preview: Any = None,
+    content: str = "", import_problems: dict[str, str] | None = None, status: int | None = None,
+) -> Template:
+    forms = forms or Forms()
+    row = await measure_row(services, measure_id)
+    points = await services.read(measure_data.points, measure_id)
+    kind, rules, chart, refusal = build_chart(row, points, kind, rules)
+    names, _ = await value_names(services)
+    code = status or forms.status
+    if refusal and code == 200:
+        code = 400
+    return page(
+        request, "measure.html", "_measure.html", status_code=code, m=row, points=points,
+        version=row["version"], ratio=row["unit"] in RATIOS, value_names=names, form=forms,
+        notice=notice, shown=shown, chart=chart, kind=kind, rules=rules, refusal=refusal,
+        kinds=[(k, KIND_NAMES[k]) for k in fitting_kinds(row["unit"])],
+        rule_sets=[(r, RULE_NAMES.get(r, r)) for r in RULE_SETS], preview=preview,
+        content=content, import_problems=import_problems or {}, TYPE_NAMES=TYPE_NAMES,
+        period_options=[(p["period"].isoformat(), f"{p['period'].day} {p['period']:%b %Y}")
+                        for p in reversed(points)],
+        UNIT_LABELS=UNIT_LABELS, UNIT_NAMES=UNIT_NAMES, DIRECTION_NAMES=DIRECTION_NAMES,
+    )
+
+
+class MeasurePages(Controller):
+    path = "/measures"
+    guards = [requires("viewer")]
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, request: Req, services: Svc,
+                    done: FromQuery[str | None] = None) -> Template:
+        notice = "The measure is defined." if done == "defined" else ""
+        return await render_measures(request, services, notice=notice)
+
+    @post("/", guards=[requires("leader")])
+    async def define(self, request: Req, services: Svc) -> Any:
+        values = await read_form(request)
+        definition = {key: text(values, key) for key in
+                      ("numerator", "denominator", "data_source", "owner", "frequency")}
+        receipt, refused = await attempt(
+            services, "define", values, services.cqi.define_measure, actor=actor(request),
+            name=text(values, "name"), type=text(values, "type"), definition=definition,
+            unit=text(values, "unit"), direction=text(values, "direction"),
+            goal=number(text(values, "goal")), value_ids=all_of(values, "value_ids"),
+            rename=definition_field,
+        )
+        if refused:
+            return await render_measures(request, services, Forms(refused))
+        return see_other(request, f"/measures/{receipt.id}?done=defined")
+
+    @get("/{measure_id:uuid}")
+    async def show(self, request: Req, services: Svc, measure_id: FromPath[uuid.UUID],
+                   kind: FromQuery[str] = RUN, rules: FromQuery[str] = "anhoej",
+                   done: FromQuery[str | None] = None) -> Template:
+        notice = NOTICES.get(done or "", "")
+        if done == "defined":
+            notice = "The measure is defined. Next: record its data, or import a CSV file."
+        elif done and done.startswith("imported-"):
+            notice = f"{done.removeprefix('imported-')} data points are imported."
+        return await render_measure(request, services, measure_id, notice=notice, kind=kind,
+                                    rules=rules)
+
+    @post("/{measure_id:uuid}/data", guards=[requires("member")])
+    async def record(self, request: Req, services: Svc,
+                     measure_id: FromPath[uuid.UUID]) -> Any:
+        values = await read_form(request)
+        _, refused = await attempt(
+            services, "record", values, services.cqi.record_data_point, measure_id,
+            actor=actor(request), period=calendar_day(text(values, "period")),
+            value=number(text(values, "value")), numerator=number(text(values, "numerator")),
+            denominator=number(text(values, "denominator")), note=text(values, "note"),
+            today=services.today(), expected_version=form_version(values),
+        )
+        if refused:
+            return await render_measure(request, services, measure_id, Forms(refused))
+        return see_other(request, f"/measures/{measure_id}?done=recorded#points", target=TARGET)
+
+    @post("/{measure_id:uuid}/correct", guards=[requires("member")])
+    async def correct(self, request: Req, services: Svc,
+                      measure_id: FromPath[uuid.UUID]) -> Any:
+        values = await read_form(request)
+        _, refused = await attempt(
+            services, "correct", values, services.cqi.correct_data_point, measure_id,
+            actor=actor(request), period=calendar_day(text(values, "period")),
+            value=number(text(values, "value")), numerator=number(text(values, "numerator")),
+            denominator=number(text(values, "denominator")), reason=text(values, "reason"),
+            expected_version=form_version(values),
+        )
+        if refused:
+            return await render_measure(request, services, measure_id, Forms(refused))
+        return see_other(request, f"/measures/{measure_id}?done=corrected#points",
+                         target=TARGET)
+
+    @post("/{measure_id:uuid}/import", guards=[requires("member")],
+          request_max_body_size=4 * measure_csv.MAX_BYTES)
+    async def import_csv(self, request: Req, services: Svc,
+                         measure_id: FromPath[uuid.UUID]) -> Any:
+        """A file uploaded: its preview, nothing stored. The preview's own form (`content`,
+        the same bytes in base64, and `confirm`): all its rows imported in one step, or none."""
+        form = await request.form()
+        upload = next((f for f in form.getall("file", []) if isinstance(f, UploadFile)), None)
+        carried = form.get("content")
+        version = form_version({"version": form.get("version", "")})
+        data: bytes | None = None
+        if upload is not None:
+            data = await upload.read()
+        elif isinstance(carried, str) and carried:
+            try:
+                data = base64.b64decode(carried, validate=True)
+            except (binascii.Error, ValueError):
+                data = None
+        state = FormState("import", {})
+        if not data:
+            state.errors = {"file": "choose a CSV file to preview"}
+            state.status = 400
+            return await render_measure(request, services, measure_id, Forms(state))
+        measure: Measure = await services.call(services.cqi.load, Measure, measure_id)
+        preview = await services.call(
+            measure_csv.parse, data, unit=measure.unit, frequency=measure.frequency,
+            recorded=measure.recorded_periods(), today=services.today())
+        content = base64.b64encode(data).decode("ascii")
+        confirm = form.get("confirm") == "yes" and isinstance(carried, str)
+        if not confirm or not preview.valid:
+            return await render_measure(
+                request, services, measure_id, Forms(state), preview=preview, content=content,
+                status=200 if preview.valid else 400)
+        rows = preview.rows
+        try:
+            receipt = await services.command(
+                services.cqi.import_data_points, measure_id, actor=actor(request),
+                points=[r.point() for r in rows], today=services.today(),
+                expected_version=version)
+        except ValidationError as exc:  # data recorded since the preview
+            return await render_measure(
+                request, services, measure_id, Forms(state), preview=preview, content=content,
+                import_problems=errors_by_line(exc.errors, rows), status=400)
+        except DomainError as exc:
+            refused = FormState.refused("import", {}, exc)
+            return await render_measure(request, services, measure_id, Forms(refused),
+                                        preview=preview, content=content)
+        return see_other(request, f"/measures/{measure_id}?done=imported-{receipt.detail}"
+                                  "#points")
+
+    @get("/{measure_id:uuid}/export.csv", media_type="text/csv")
+    async def export_csv(self, services: Svc, measure_id: FromPath[uuid.UUID]
+                         ) -> Response[str]:
+        row = await measure_row(services, measure_id)
+        points = await services.read(measure_data.points, measure_id)
+        return Response(
+            measure_csv.export(points), media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition":
+                     f'attachment; filename="{filename(row["name"])}"'},
+        )
+
