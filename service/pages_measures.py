@@ -17,6 +17,7 @@ from domain.errors import DomainError, ValidationError
 from domain.measure import (
     DIRECTIONS,
     FREQUENCIES,
+    PROPORTION,
     RATIOS,
     TYPES,
     UNIT_NAMES,
@@ -74,8 +75,27 @@ def number(raw: str) -> object:
         return raw
 
 
+def goal_number(raw: str) -> object:
+    """A goal as typed: '0.8', or '80%' for a proportion's 0.8."""
+    raw = raw.strip()
+    if raw.endswith("%"):
+        percent = number(raw.removesuffix("%"))
+        return percent / 100 if isinstance(percent, int | float) else raw
+    return number(raw)
+
+
 def shown(value: Any) -> str:
     return "" if value is None else measure_csv.number_text(value)
+
+
+def figure(value: Any, unit: str) -> str:
+    """A value as people read it: a proportion as a percentage (0.7073 → 70.7%), other
+    numbers to at most four decimals."""
+    if value is None:
+        return ""
+    if unit == PROPORTION:
+        return f"{float(value) * 100:.1f}".removesuffix(".0") + "%"
+    return measure_csv.number_text(round(float(value), 4))
 
 
 def definition_field(key: str) -> str:
@@ -113,7 +133,7 @@ async def render_measures(request: Req, services: Services, forms: Forms | None 
     return page(
         request, "measures.html", "_measures.html", status_code=forms.status, measures=rows,
         latest=latest, value_names=names, value_choices=choices, form=forms, notice=notice,
-        shown=shown, TYPES=[(t, TYPE_NAMES[t]) for t in TYPES],
+        shown=shown, figure=figure, TYPES=[(t, TYPE_NAMES[t]) for t in TYPES],
         UNITS=[(u, UNIT_LABELS[u]) for u in UNITS], FREQUENCIES=[(f, f.capitalize())
                                                                 for f in FREQUENCIES],
         DIRECTIONS=[(d, DIRECTION_NAMES[d]) for d in DIRECTIONS], TYPE_NAMES=TYPE_NAMES,
@@ -129,7 +149,8 @@ def build_chart(row: Any, points: list[Any], kind: str, rules: str
     try:
         kind, rules, _, _ = chart_options(row["unit"], kind, rules, None, None)
     except ValidationError as exc:
-        refusal = "; ".join(f"{key}: {message}" for key, message in exc.errors.items())
+        refusal = "; ".join(message if key == "kind" else f"the run rules {message}"
+                            for key, message in exc.errors.items())
         kind = RUN
         rules = rules if rules in RULE_SETS else "anhoej"
     if not points:
@@ -167,7 +188,8 @@ async def render_measure(
     return page(
         request, "measure.html", "_measure.html", status_code=code, m=row, points=points,
         version=row["version"], ratio=row["unit"] in RATIOS, value_names=names, form=forms,
-        notice=notice, shown=shown, chart=chart, kind=kind, rules=rules, refusal=refusal,
+        notice=notice, shown=shown, figure=figure, chart=chart, kind=kind, rules=rules,
+        refusal=refusal,
         kinds=[(k, KIND_NAMES[k]) for k in fitting_kinds(row["unit"])],
         rule_sets=[(r, RULE_NAMES.get(r, r)) for r in RULE_SETS], preview=preview,
         content=content, import_problems=import_problems or {}, TYPE_NAMES=TYPE_NAMES,
@@ -197,7 +219,7 @@ class MeasurePages(Controller):
             services, "define", values, services.cqi.define_measure, actor=actor(request),
             name=text(values, "name"), type=text(values, "type"), definition=definition,
             unit=text(values, "unit"), direction=text(values, "direction"),
-            goal=number(text(values, "goal")), value_ids=all_of(values, "value_ids"),
+            goal=goal_number(text(values, "goal")), value_ids=all_of(values, "value_ids"),
             rename=definition_field,
         )
         if refused:

@@ -84,10 +84,12 @@ async def test_a_leader_defines_a_measure_and_a_bad_one_is_sent_back(people, ser
     assert "between 0 and 1" in field_error(leader.html, "define-goal")
     assert "Values served" in leader.html and 'value="1.5"' in leader.html
     assert "No measures yet" in await leader.get("/measures")
-    response = await leader.submit("/measures", {**DEFINITION, "value_ids": value_id})
+    response = await leader.submit("/measures", {**DEFINITION, "goal": "80%",
+                                                 "value_ids": value_id})
     html = await leader.follow(response)
     assert "<h1>Families who felt heard</h1>" in html
     assert "The measure is defined" in html and "Family engagement" in html
+    assert "<dt>Goal</dt><dd>80%</dd>" in html
     html = await leader.get("/measures")
     assert "Families who felt heard" in html and "Proportion" in html and "Monthly" in html
 
@@ -158,13 +160,31 @@ async def test_a_valid_import_is_previewed_then_stores_every_row(people, service
                                         files={"file": ("data.csv", good, "text/csv")})
     assert response.status_code == 200, response.text[:2000]
     member.html = response.text
-    assert "Import these 3 points" in member.html
+    assert "Import these 3 points" in member.html and "Line 4" not in member.html
     assert "No data points yet" in member.html  # only a preview
     html = await member.follow(await member.submit(f"{here}/import"))
     assert "3 data points are imported" in html
     assert re.findall(r'<tr id="p-(\d{4}-\d\d-\d\d)">', html) == [
         "2025-01-01", "2025-02-01", "2025-03-01"]
     assert "Snow, office closed" in html and "12 / 20" in html
+
+
+async def test_a_form_from_before_someone_elses_entry_is_stale(people, services):
+    measure_id = await a_measure(services)
+    member = await people.browser("maria", "member")
+    here = f"/measures/{measure_id}"
+    await member.get(here)
+    fields = [f for f in form_posting_to(member.html, f"{here}/import").fields
+              if f[0] != "file"]
+    response = await member.client.post(f"{here}/import", data=dict(fields), files={
+        "file": ("data.csv", "period,value\n2025-01-01,4\n", "text/csv")})
+    member.html = response.text
+    await services.command(services.cqi.record_data_point, uuid.UUID(measure_id),
+                           actor="test", period=date(2025, 2, 1), value=6)
+    await member.submit(f"{here}/import", status=409)
+    assert "Someone else changed this measure since you opened the page" in member.html
+    html = await member.get(here)
+    assert re.findall(r'<tr id="p-(\d{4}-\d\d-\d\d)">', html) == ["2025-02-01"]
 
 
 async def test_a_viewer_reads_the_page_with_no_forms_and_may_not_post(people, services):
