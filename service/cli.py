@@ -11,10 +11,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from domain.errors import DomainError, ValidationError
 from service.embedded_db import EmbeddedPostgresError
 from service.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # the application is imported only by the commands that open it
+    from domain.account import Account
+    from service.application import CQIApplication
 
 CLI_ACTOR = "system:cli"
 
@@ -61,6 +66,24 @@ def check_reachable(database_url: str) -> None:
         raise SettingsError(
             f"DATABASE_URL: cannot connect to {db.user}@{db.host}:{db.port}/{db.dbname}: {reason}"
         ) from None
+
+
+@contextlib.contextmanager
+def opened(settings: Settings) -> Iterator[CQIApplication]:
+    """The application on the configured (or embedded) database, closed afterwards."""
+    with database(settings) as configured:
+        app = application(configured)
+        try:
+            yield app
+        finally:
+            app.close()
+
+
+def account_named(app: CQIApplication, login: str) -> Account:
+    account = app.find_account(login)
+    if account is None:
+        raise SystemExit(f"No account has the login {login!r}.")
+    return account
 
 
 def application(settings: Settings):  # type: ignore[no-untyped-def]
@@ -126,29 +149,19 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
 
     password = read_password()
     password_hash = password_hasher(settings.password_hash_cost).hash(password)
-    with database(settings) as configured:
-        app = application(configured)
-        try:
-            receipt = app.register_account(
-                actor=CLI_ACTOR, login=args.login, display_name=args.name or "",
-                role=args.role, password_hash=password_hash,
-            )
-        finally:
-            app.close()
+    with opened(settings) as app:
+        receipt = app.register_account(
+            actor=CLI_ACTOR, login=args.login, display_name=args.name or "",
+            role=args.role, password_hash=password_hash,
+        )
     print(f"Account {args.login.lower()} ({args.role}) created: {receipt.id}")
     return 0
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as configured:
-        app = application(configured)
-        try:
-            account = app.find_account(args.login)
-            if account is None:
-                raise SystemExit(f"No account has the login {args.login!r}.")
-            receipt = app.issue_token(account.id, actor=CLI_ACTOR, label=args.label or "")
-        finally:
-            app.close()
+    with opened(settings) as app:
+        account = account_named(app, args.login)
+        receipt = app.issue_token(account.id, actor=CLI_ACTOR, label=args.label or "")
     print(receipt.detail)
     print("Use it as:  Authorization: Bearer <token>   (it is shown once; keep it secret)",
           file=sys.stderr)
@@ -156,15 +169,9 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as configured:
-        app = application(configured)
-        try:
-            account = app.find_account(args.login)
-            if account is None:
-                raise SystemExit(f"No account has the login {args.login!r}.")
-            token_ids = sorted(account.tokens)
-        finally:
-            app.close()
+    with opened(settings) as app:
+        account = account_named(app, args.login)
+        token_ids = sorted(account.tokens)
     if not token_ids:
         print(f"{account.login} has no API tokens.")
     for token_id in token_ids:
@@ -174,15 +181,9 @@ def cmd_token_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     """Revoke by token id (the part between the two dots of the token)."""
-    with database(settings) as configured:
-        app = application(configured)
-        try:
-            account = app.find_account(args.login)
-            if account is None:
-                raise SystemExit(f"No account has the login {args.login!r}.")
-            app.revoke_token(account.id, actor=CLI_ACTOR, token_id=args.token_id)
-        finally:
-            app.close()
+    with opened(settings) as app:
+        account = account_named(app, args.login)
+        app.revoke_token(account.id, actor=CLI_ACTOR, token_id=args.token_id)
     print(f"Token {args.token_id} of {account.login} revoked; it no longer works.")
     return 0
 
@@ -190,18 +191,14 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from service.projection_runner import ProjectionRunner
 
-    with database(settings) as configured:
-        app = application(configured)
-        try:
-            runner = ProjectionRunner(app, batch_size=args.batch_size)
-            started = time.perf_counter()
-            runner.drop_tables()
-            runner.create_tables()
-            head = app.recorder.max_notification_id() or 0
-            count = runner.catch_up_or_follow(head)
-            seconds = time.perf_counter() - started
-        finally:
-            app.close()
+    with opened(settings) as app:
+        runner = ProjectionRunner(app, batch_size=args.batch_size)
+        started = time.perf_counter()
+        runner.drop_tables()
+        runner.create_tables()
+        head = app.recorder.max_notification_id() or 0
+        count = runner.catch_up_or_follow(head)
+        seconds = time.perf_counter() - started
     if head and not count:  # a running server holds the writer lock: its runner replayed them
         print(f"Rebuilt {len(runner.projections)} views in {seconds:.2f} s (replayed up to event "
               f"#{head} by the running server's projection runner)")
@@ -214,12 +211,8 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from service.demo import load_demo
 
-    with database(settings) as configured:
-        app = application(configured)
-        try:
-            summary = load_demo(app, settings, force=args.force)
-        finally:
-            app.close()
+    with opened(settings) as app:
+        summary = load_demo(app, settings, force=args.force)
     print(summary)
     return 0
 
