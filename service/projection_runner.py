@@ -22,6 +22,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg import sql
 
 from projections.accounts import Accounts
+from projections.alignment import Alignment
 from projections.base import Projection
 from projections.cycle_board import CycleBoard
 from projections.measure_data import MeasureData
@@ -36,7 +37,8 @@ BATCH_LOCK_KEY = RUNNER_LOCK_KEY + 1  # held by the transaction of each batch
 
 
 def all_projections() -> list[Projection]:
-    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData()]
+    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData(),
+            Alignment()]
 
 
 class Progress:

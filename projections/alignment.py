@@ -1,0 +1,108 @@
+"""The alignment matrix: each value with its practice standards (retired ones kept, marked), and
+the queries that gather, per value, its measures and the cycles that served it.
+
+The cycles come from the cycles view (one row per cycle), the measures from the measures view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from psycopg import Cursor
+
+from domain.mission import Mission
+from projections.base import Projection, handles
+from projections.measure_data import TABLE as MEASURES
+
+TABLE = "alignment_v1"
+VALUES = f"{TABLE}_values"
+STANDARDS = f"{TABLE}_standards"
+CYCLES = "cycles_v1"  # projections/cycles.py: one row per PDSA cycle
+
+
+class Alignment(Projection):
+    name = TABLE
+    tables = (VALUES, STANDARDS)
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {VALUES} ("
+        " value_id text PRIMARY KEY,"
+        " name text NOT NULL,"
+        " description text NOT NULL,"
+        " added_at timestamptz NOT NULL,"
+        " revised_at timestamptz NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {STANDARDS} ("
+        " value_id text NOT NULL,"
+        " standard_id text NOT NULL,"
+        " text text NOT NULL,"
+        " retired boolean NOT NULL,"
+        " added_at timestamptz NOT NULL,"
+        " retired_at timestamptz,"
+        " PRIMARY KEY (value_id, standard_id))",
+    )
+
+    @handles(Mission.ValueAdded)
+    def value_added(self, curs: Cursor[Any], e: Any) -> None:
+        curs.execute(
+            f"INSERT INTO {VALUES} (value_id, name, description, added_at, revised_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (e.value_id, e.name, e.description, e.timestamp, e.timestamp),
+        )
+
+    @handles(Mission.ValueRevised)
+    def value_revised(self, curs: Cursor[Any], e: Any) -> None:
+        curs.execute(
+            f"UPDATE {VALUES} SET name = %s, description = %s, revised_at = %s"
+            " WHERE value_id = %s",
+            (e.name, e.description, e.timestamp, e.value_id),
+        )
+
+    @handles(Mission.PracticeStandardAdded)
+    def standard_added(self, curs: Cursor[Any], e: Any) -> None:
+        curs.execute(
+            f"INSERT INTO {STANDARDS} (value_id, standard_id, text, retired, added_at)"
+            " VALUES (%s, %s, %s, false, %s)",
+            (e.value_id, e.standard_id, e.text, e.timestamp),
+        )
+
+    @handles(Mission.PracticeStandardRetired)
+    def standard_retired(self, curs: Cursor[Any], e: Any) -> None:
+        curs.execute(
+            f"UPDATE {STANDARDS} SET retired = true, retired_at = %s"
+            " WHERE value_id = %s AND standard_id = %s",
+            (e.timestamp, e.value_id, e.standard_id),
+        )
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+async def values(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The agency's values, by name."""
+    return await conn.fetch(
+        f"SELECT value_id, name, description FROM {VALUES} ORDER BY lower(name), value_id")
+
+
+async def standards(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every practice standard ever written, retired ones too (`retired`), oldest first."""
+    return await conn.fetch(
+        f"SELECT value_id, standard_id, text, retired FROM {STANDARDS}"
+        " ORDER BY value_id, added_at, standard_id")
+
+
+async def measures(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every measure with the values it serves."""
+    return await conn.fetch(
+        f"SELECT measure_id, name, value_ids FROM {MEASURES} ORDER BY name, measure_id")
+
+
+async def cycles(conn: asyncpg.Connection, zone: str) -> list[asyncpg.Record]:
+    """Every cycle with the value it tested; `planned_on` is the plan's day in the agency's
+    time zone `zone`."""
+    return await conn.fetch(
+        "SELECT initiative_id, number, title, status, value_id, phase, training_step,"
+        " result, learning, decision, started_on, studied_on,"
+        " (planned_at AT TIME ZONE $1)::date AS planned_on"
+        f" FROM {CYCLES} ORDER BY initiative_id, number",
+        zone,
+    )
