@@ -22,6 +22,7 @@ from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.initiative import Cycle, Initiative, TeamMember
 from domain.measure import DataPoint, Measure, OperationalDefinition
 from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
+from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
 from service.settings import parse_database_url
 
@@ -190,6 +191,19 @@ class CQIApplication(Application[uuid.UUID]):
         mission = self.mission()
         return mission.value_ids() if mission else set()
 
+    def known_measure_ids(self, plan: dict[str, object]) -> set[str]:
+        """The measure a plan links, when it exists: a plan is checked against the one measure
+        it names, not against every measure of the agency."""
+        named = plan.get("measure_id")
+        if not isinstance(named, str) or not named.strip():
+            return set()
+        try:
+            measure_id = uuid.UUID(named.strip())
+            found = self.repository.get(measure_id)
+        except (ValueError, AggregateNotFoundError):
+            return set()
+        return {named.strip()} if isinstance(found, Measure) else set()
+
     def _change_mission(
         self, actor: str, expected_version: int | None, decide: Callable[[Mission], T]
     ) -> Receipt:
@@ -290,34 +304,40 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known = self.known_value_ids()
+        known, measures = self.known_value_ids(), self.known_measure_ids(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
-                            i.plan_cycle(actor=actor, plan=plan, known_value_ids=known))
+                            i.plan_cycle(actor=actor, plan=plan, known_value_ids=known,
+                                         known_measure_ids=measures))
 
     def revise_plan(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known = self.known_value_ids()
+        known, measures = self.known_value_ids(), self.known_measure_ids(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.revise_plan(actor=actor, number=number, plan=plan,
-                                          known_value_ids=known))
+                                          known_value_ids=known, known_measure_ids=measures))
 
     def record_do(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, observations: object,
-        data_collected: object = "", expected_version: int | None = None,
+        data_collected: object = "", started_on: object = None, today: date | None = None,
+        expected_version: int | None = None,
     ) -> Receipt:
+        """`today` (the agency's) is the default start and refuses a start in the future."""
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.record_do(actor=actor, number=number, observations=observations,
-                                        data_collected=data_collected))
+                                        data_collected=data_collected, started_on=started_on,
+                                        today=today))
 
     def record_study(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, result: object,
-        learning: object, expected_version: int | None = None,
+        learning: object, studied_on: object = None, today: date | None = None,
+        expected_version: int | None = None,
     ) -> Receipt:
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.record_study(actor=actor, number=number, result=result,
-                                           learning=learning))
+                                           learning=learning, studied_on=studied_on,
+                                           today=today))
 
     def decide_act(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, decision: object,
@@ -486,6 +506,70 @@ class CQIApplication(Application[uuid.UUID]):
         The receipt's detail is how many were recorded."""
         return self._change(Measure, measure_id, expected_version, lambda m: m.import_points(
             actor=actor, points=points, today=today))
+
+    # --- publication: what the public pages show ------------------------------------------
+
+    def publication(self) -> Publication | None:
+        try:
+            return self.load(Publication, PUBLICATION_ID)
+        except NotFoundError:
+            return None
+
+    def _change_publication(
+        self, actor: str, expected_version: int | None, decide: Callable[[Publication], T]
+    ) -> Receipt:
+        """The publication is started by its first change (until then nothing is public)."""
+        for _ in range(MAX_ATTEMPTS):
+            if self.publication() is None:
+                if expected_version not in (None, 0):
+                    raise StaleVersionError(0, expected_version)
+                publication = Publication(actor=actor)
+                outcome = decide(publication)
+                try:
+                    return self._commit(publication, detail=outcome)
+                except IntegrityError:
+                    continue  # someone started it at the same moment; decide again on theirs
+            return self._change(Publication, PUBLICATION_ID, expected_version, decide)
+        raise DomainError("The publication is too busy right now; try again in a moment.")
+
+    def open_public_pages(
+        self, *, actor: str, note: object = "", expected_version: int | None = None
+    ) -> Receipt:
+        return self._change_publication(actor, expected_version, lambda p: p.open_pages(
+            actor=actor, note=note))
+
+    def close_public_pages(
+        self, *, actor: str, note: object = "", expected_version: int | None = None
+    ) -> Receipt:
+        return self._change_publication(actor, expected_version, lambda p: p.close_pages(
+            actor=actor, note=note))
+
+    def publish_measure(
+        self, measure_id: uuid.UUID, *, actor: str, expected_version: int | None = None
+    ) -> Receipt:
+        self.load(Measure, measure_id)  # NotFoundError: there is no such measure
+        return self._change_publication(actor, expected_version, lambda p: p.publish_measure(
+            actor=actor, measure_id=measure_id))
+
+    def withdraw_measure(
+        self, measure_id: uuid.UUID, *, actor: str, expected_version: int | None = None
+    ) -> Receipt:
+        return self._change_publication(actor, expected_version, lambda p: p.withdraw_measure(
+            actor=actor, measure_id=measure_id))
+
+    def publish_initiative(
+        self, initiative_id: uuid.UUID, *, actor: str, expected_version: int | None = None
+    ) -> Receipt:
+        self.load(Initiative, initiative_id)  # NotFoundError: there is no such initiative
+        return self._change_publication(actor, expected_version, lambda p: p.publish_initiative(
+            actor=actor, initiative_id=initiative_id))
+
+    def withdraw_initiative(
+        self, initiative_id: uuid.UUID, *, actor: str, expected_version: int | None = None
+    ) -> Receipt:
+        return self._change_publication(
+            actor, expected_version,
+            lambda p: p.withdraw_initiative(actor=actor, initiative_id=initiative_id))
 
     # --- history -------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from projections.base import Projection
 from projections.cycle_board import CycleBoard
 from projections.measure_data import MeasureData
 from projections.overdue_revisits import OverdueRevisits
+from projections.published import Published
 from projections.value_names import ValueNames
 from service.application import CQIApplication
 
@@ -38,7 +39,7 @@ BATCH_LOCK_KEY = RUNNER_LOCK_KEY + 1  # held by the transaction of each batch
 
 def all_projections() -> list[Projection]:
     return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData(),
-            Alignment()]
+            Alignment(), Published()]
 
 
 class Progress:
