@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # Touched after a successful install; reinstall when pyproject.toml is newer.
 STAMP  := $(VENV)/.installed
 
-.PHONY: $(VENV) run test test-unit test-integration test-e2e lint clean
+.PHONY: $(VENV) run test test-unit test-integration test-e2e lint bench clean
 
 $(VENV): $(STAMP)
 
@@ -32,6 +32,11 @@ test-e2e: $(VENV)
 
 lint: $(VENV)
 	$(BIN)/ruff check .
+
+# Timings against a floor measured in the same run (issue 3: a 500-point chart under 50 ms);
+# prints one table and fails when a target is missed.
+bench: $(VENV)
+	$(BIN)/python -m tests.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info test-artifacts

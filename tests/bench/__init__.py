@@ -1,0 +1,125 @@
+"""`make bench`: timed workloads, each set against a floor measured in the same run, same data.
+
+A suite is a module of this package with a `workloads()` function returning `Workload`s; list it
+in `SUITES` and `python -m tests.bench` runs it. A workload with a `target_ms` is judged: it
+passes when its 95th percentile is under the target, so even the slow request in twenty meets
+it. A workload without a target is a floor: the least any code could spend on the same job
+(issue 3's floor for a chart is the median of the values and a bare polyline of the points).
+Ours / floor says how much we spend beyond that; it tells whether a slow run is the machine
+(the floor is slow too) or the code.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import import_module
+
+SUITES = ("tests.bench.charts",)
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One job to time. `floor` names the floor workload (same suite) it is compared with."""
+
+    name: str
+    run: Callable[[], object]
+    target_ms: float | None = None
+    floor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    workload: Workload
+    samples_ms: tuple[float, ...]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(self.samples_ms, 95)
+
+    @property
+    def passed(self) -> bool | None:
+        """None for a floor (nothing to judge)."""
+        target = self.workload.target_ms
+        return None if target is None else self.p95_ms < target
+
+
+def percentile(samples: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest sample with at least `share` % at or below it."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(share / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def measure(workload: Workload, *, warmup: int, repeat: int) -> Timing:
+    """Run the workload `warmup` times untimed, then `repeat` times timed one by one."""
+    for _ in range(warmup):
+        workload.run()
+    gc.collect()  # start every workload from the same heap, not from the last one's garbage
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        workload.run()
+        samples.append((time.perf_counter() - start) * 1000)
+    return Timing(workload, tuple(samples))
+
+
+def load_workloads(suites: Iterable[str] = SUITES) -> list[Workload]:
+    workloads: list[Workload] = []
+    for suite in suites:
+        workloads.extend(import_module(suite).workloads())
+    names = [w.name for w in workloads]
+    if len(set(names)) != len(names):
+        raise ValueError("each workload needs its own name")
+    missing = {w.floor for w in workloads if w.floor} - set(names)
+    if missing:
+        raise ValueError(f"unknown floor(s): {', '.join(sorted(missing))}")
+    return workloads
+
+
+def machine() -> str:
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    return (
+        f"{cores} CPUs ({usable} usable), {platform.machine()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def table(timings: Sequence[Timing]) -> str:
+    """One aligned table: numbers right-aligned, a floor's own row with its verdict blank."""
+    by_name = {t.workload.name: t for t in timings}
+    header = ("workload", "median ms", "p95 ms", "floor ms", "ours/floor", "target", "result")
+    rows = []
+    for t in timings:
+        floor = by_name.get(t.workload.floor) if t.workload.floor else None
+        target = t.workload.target_ms
+        rows.append((
+            t.workload.name,
+            f"{t.median_ms:.2f}",
+            f"{t.p95_ms:.2f}",
+            f"{floor.median_ms:.2f}" if floor else "",
+            f"{t.median_ms / floor.median_ms:.1f}x" if floor and floor.median_ms else "",
+            f"< {target:g} ms" if target is not None else "(floor)",
+            {True: "PASS", False: "FAIL", None: ""}[t.passed],
+        ))
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
