@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import date
 
 from eventsourcing.domain import Aggregate, event
 
@@ -14,6 +15,7 @@ from domain.errors import (
     NotFoundError,
     PhaseOrderError,
 )
+from domain.revisit import is_day
 
 PROPOSED, ACTIVE, SUSTAINED, CLOSED, ABANDONED = (
     "proposed", "active", "sustained", "closed", "abandoned",
@@ -32,11 +34,12 @@ DECISIONS = (ADOPT, ADAPT, ABANDON)
 TEAM_KINDS = ("staff", "stakeholder", "consumer")
 
 PLAN_FIELDS = (
-    "value_id", "objective", "questions", "prediction", "measure", "intervention",
+    "value_id", "objective", "questions", "prediction", "measure", "measure_id", "intervention",
     "training_step", "logistics",
 )
-REQUIRED_PLAN_FIELDS = ("value_id", "objective", "prediction", "measure", "intervention",
-                        "training_step")
+REQUIRED_PLAN_FIELDS = ("value_id", "objective", "prediction", "intervention", "training_step")
+"""`measure` (what will be measured, in words) is required unless the plan links one of the
+agency's measures (`measure_id`)."""
 
 
 @dataclass
@@ -58,7 +61,10 @@ class Cycle:
     questions: str = ""
     logistics: str = ""
     adapted_from: int | None = None
+    measure_id: str = ""  # one of the agency's measures, or "" when the plan names one in words
     phase: str = PLAN
+    started_on: date | None = None  # the day the test began (Do); None for cycles before it
+    studied_on: date | None = None  # the day its results were studied (Study)
     observations: str = ""
     data_collected: str = ""
     result: str = ""
@@ -79,17 +85,42 @@ class Cycle:
         return {name: getattr(self, name) for name in PLAN_FIELDS}
 
 
-def check_plan(plan: dict[str, object], known_value_ids: set[str]) -> dict[str, str]:
-    """Validate the fields of a cycle's Plan; return them trimmed."""
+def check_plan(
+    plan: dict[str, object], known_value_ids: set[str], known_measure_ids: set[str] | None = None
+) -> dict[str, str]:
+    """Validate the fields of a cycle's Plan; return them trimmed. A linked measure must be one
+    of `known_measure_ids` (when the caller knows them)."""
     errors = FieldErrors()
+    linked = plan.get("measure_id")
     clean = {
-        name: errors.text(name, plan.get(name), required=name in REQUIRED_PLAN_FIELDS)
+        name: errors.text(name, plan.get(name), required=(
+            name in REQUIRED_PLAN_FIELDS or (name == "measure" and not linked)))
         for name in PLAN_FIELDS
     }
     if clean["value_id"] and clean["value_id"] not in known_value_ids:
         errors.add("value_id", "is not one of the agency's values")
+    if clean["measure_id"] and known_measure_ids is not None \
+            and clean["measure_id"] not in known_measure_ids:
+        errors.add("measure_id", "is not one of the agency's measures")
     errors.raise_if_any()
     return clean
+
+
+def check_day(
+    errors: FieldErrors, field: str, day: object, today: date | None, *,
+    not_before: date | None = None, before_name: str = "",
+) -> date | None:
+    """An optional calendar day, not in the future and not before `not_before`."""
+    if day is None or day == "":
+        return today
+    if not is_day(day):
+        errors.add(field, "must be a date (YYYY-MM-DD)")
+        return None
+    if today is not None and day > today:
+        errors.add(field, f"{day} is in the future (today is {today})")
+    elif not_before is not None and day < not_before:
+        errors.add(field, f"cannot be before {before_name} ({not_before})")
+    return day
 
 
 def check_member(
@@ -247,7 +278,10 @@ class Initiative(Aggregate):
     def _team_member_added(self, *, actor: str, name: str, kind: str, role: str) -> None:
         self.team.append(TeamMember(name=name, kind=kind, role=role))
 
-    def plan_cycle(self, *, actor: str, plan: dict[str, object], known_value_ids: set[str]) -> int:
+    def plan_cycle(
+        self, *, actor: str, plan: dict[str, object], known_value_ids: set[str],
+        known_measure_ids: set[str] | None = None,
+    ) -> int:
         """Plan the next cycle; returns its number."""
         self.check_open()
         current = self.current_cycle
@@ -256,27 +290,50 @@ class Initiative(Aggregate):
                 f"Cycle {current.number} is still open (in {PHASE_NAMES[current.phase]}); "
                 "finish it with an Act decision before planning the next."
             )
-        clean = check_plan(plan, known_value_ids)
+        clean = check_plan(plan, known_value_ids, known_measure_ids)
         number = len(self.cycles) + 1
         self._cycle_planned(actor=actor, number=number, adapted_from=None, **clean)
         return number
 
-    @event("CyclePlanned")
+    class CyclePlanned(Aggregate.Event):
+        """Version 2 added `measure_id` (a linked measure); earlier plans link none."""
+
+        actor: str
+        number: int
+        adapted_from: int | None
+        value_id: str
+        objective: str
+        questions: str
+        prediction: str
+        measure: str
+        measure_id: str
+        intervention: str
+        training_step: str
+        logistics: str
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["measure_id"] = ""
+
+    @event(CyclePlanned)
     def _cycle_planned(
         self, *, actor: str, number: int, adapted_from: int | None, value_id: str,
-        objective: str, questions: str, prediction: str, measure: str, intervention: str,
-        training_step: str, logistics: str,
+        objective: str, questions: str, prediction: str, measure: str, measure_id: str,
+        intervention: str, training_step: str, logistics: str,
     ) -> None:
         self.cycles.append(Cycle(
             number=number, value_id=value_id, objective=objective, questions=questions,
-            prediction=prediction, measure=measure, intervention=intervention,
-            training_step=training_step, logistics=logistics, adapted_from=adapted_from,
+            prediction=prediction, measure=measure, measure_id=measure_id,
+            intervention=intervention, training_step=training_step, logistics=logistics,
+            adapted_from=adapted_from,
         ))
         if self.status == PROPOSED:
             self.status = ACTIVE
 
     def revise_plan(
-        self, *, actor: str, number: int, plan: dict[str, object], known_value_ids: set[str]
+        self, *, actor: str, number: int, plan: dict[str, object], known_value_ids: set[str],
+        known_measure_ids: set[str] | None = None,
     ) -> None:
         """Change a cycle's Plan before its Do is recorded (e.g. a plan pre-filled by "adapt")."""
         self.check_open()
@@ -287,53 +344,120 @@ class Initiative(Aggregate):
                 f"Cycle {number} is past its Plan (in {PHASE_NAMES[cycle.phase]}); "
                 "the plan can no longer change."
             )
-        self._plan_revised(actor=actor, number=number, **check_plan(plan, known_value_ids))
+        self._plan_revised(actor=actor, number=number,
+                           **check_plan(plan, known_value_ids, known_measure_ids))
 
-    @event("CyclePlanRevised")
+    class CyclePlanRevised(Aggregate.Event):
+        """Version 2 added `measure_id`."""
+
+        actor: str
+        number: int
+        value_id: str
+        objective: str
+        questions: str
+        prediction: str
+        measure: str
+        measure_id: str
+        intervention: str
+        training_step: str
+        logistics: str
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["measure_id"] = ""
+
+    @event(CyclePlanRevised)
     def _plan_revised(
         self, *, actor: str, number: int, value_id: str, objective: str, questions: str,
-        prediction: str, measure: str, intervention: str, training_step: str, logistics: str,
+        prediction: str, measure: str, measure_id: str, intervention: str, training_step: str,
+        logistics: str,
     ) -> None:
         self.cycles[number - 1] = replace(
             self.cycles[number - 1], value_id=value_id, objective=objective,
-            questions=questions, prediction=prediction, measure=measure,
+            questions=questions, prediction=prediction, measure=measure, measure_id=measure_id,
             intervention=intervention, training_step=training_step, logistics=logistics,
         )
 
     def record_do(
-        self, *, actor: str, number: int, observations: object, data_collected: object = ""
+        self, *, actor: str, number: int, observations: object, data_collected: object = "",
+        started_on: object = None, today: date | None = None,
     ) -> None:
+        """What happened when the change was tried; `started_on` (default: today) is the day the
+        test began, never in the future."""
         self.check_open()
         cycle = self.cycle(number)
         self.check_phase(cycle, DO)
         errors = FieldErrors()
         observations = errors.text("observations", observations)
         data_collected = errors.text("data_collected", data_collected, required=False)
+        started = check_day(errors, "started_on", started_on, today)
         errors.raise_if_any()
         self._do_recorded(actor=actor, number=number, observations=observations,
-                          data_collected=data_collected)
+                          data_collected=data_collected, started_on=started)
 
-    @event("DoRecorded")
+    class DoRecorded(Aggregate.Event):
+        """Version 2 added `started_on`; earlier cycles do not say when their test began."""
+
+        actor: str
+        number: int
+        observations: str
+        data_collected: str
+        started_on: date | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["started_on"] = None
+
+    @event(DoRecorded)
     def _do_recorded(
-        self, *, actor: str, number: int, observations: str, data_collected: str
+        self, *, actor: str, number: int, observations: str, data_collected: str,
+        started_on: date | None,
     ) -> None:
         cycle = self.cycles[number - 1]
         cycle.observations, cycle.data_collected, cycle.phase = observations, data_collected, DO
+        cycle.started_on = started_on
 
-    def record_study(self, *, actor: str, number: int, result: object, learning: object) -> None:
+    def record_study(
+        self, *, actor: str, number: int, result: object, learning: object,
+        studied_on: object = None, today: date | None = None,
+    ) -> None:
+        """The result against the prediction; `studied_on` (default: today) is not in the future
+        and not before the test began."""
         self.check_open()
         cycle = self.cycle(number)
         self.check_phase(cycle, STUDY)
         errors = FieldErrors()
         result = errors.text("result", result)
         learning = errors.text("learning", learning)
+        studied = check_day(errors, "studied_on", studied_on, today,
+                            not_before=cycle.started_on, before_name="the day the test began")
         errors.raise_if_any()
-        self._study_recorded(actor=actor, number=number, result=result, learning=learning)
+        self._study_recorded(actor=actor, number=number, result=result, learning=learning,
+                             studied_on=studied)
 
-    @event("StudyRecorded")
-    def _study_recorded(self, *, actor: str, number: int, result: str, learning: str) -> None:
+    class StudyRecorded(Aggregate.Event):
+        """Version 2 added `studied_on`."""
+
+        actor: str
+        number: int
+        result: str
+        learning: str
+        studied_on: date | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["studied_on"] = None
+
+    @event(StudyRecorded)
+    def _study_recorded(
+        self, *, actor: str, number: int, result: str, learning: str, studied_on: date | None
+    ) -> None:
         cycle = self.cycles[number - 1]
         cycle.result, cycle.learning, cycle.phase = result, learning, STUDY
+        cycle.studied_on = studied_on
 
     def decide_act(
         self, *, actor: str, number: int, decision: object, rationale: object

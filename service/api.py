@@ -88,6 +88,7 @@ def initiative_out(initiative: Initiative) -> s.InitiativeOut:
                 logistics=c.logistics, adapted_from=c.adapted_from,
                 observations=c.observations, data_collected=c.data_collected, result=c.result,
                 learning=c.learning, decision=c.decision, rationale=c.rationale,
+                measure_id=c.measure_id, started_on=c.started_on, studied_on=c.studied_on,
             )
             for c in initiative.cycles
         ],
@@ -373,7 +374,8 @@ class InitiativeController(Controller):
         receipt = await services.command(
             services.cqi.record_do, initiative_id, number,
             actor=principal_of(request).account_id, observations=data.observations,
-            data_collected=data.data_collected, expected_version=expected_version(request),
+            data_collected=data.data_collected, started_on=data.started_on,
+            today=services.today(), expected_version=expected_version(request),
         )
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))
 
@@ -386,6 +388,7 @@ class InitiativeController(Controller):
         receipt = await services.command(
             services.cqi.record_study, initiative_id, number,
             actor=principal_of(request).account_id, result=data.result, learning=data.learning,
+            studied_on=data.studied_on, today=services.today(),
             expected_version=expected_version(request),
         )
         return Response(s.VersionOut(receipt.version), headers=etag(receipt.version))

@@ -25,6 +25,7 @@ from projections.accounts import Accounts
 from projections.alignment import Alignment
 from projections.base import Projection
 from projections.cycle_board import CycleBoard
+from projections.cycles import Cycles
 from projections.measure_data import MeasureData
 from projections.overdue_revisits import OverdueRevisits
 from projections.published import Published
@@ -38,7 +39,7 @@ BATCH_LOCK_KEY = RUNNER_LOCK_KEY + 1  # held by the transaction of each batch
 
 
 def all_projections() -> list[Projection]:
-    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData(),
+    return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData(), Cycles(),
             Alignment(), Published()]
 
 

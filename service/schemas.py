@@ -133,6 +133,9 @@ class CycleOut(Struct):
     learning: str
     decision: str
     rationale: str
+    measure_id: str = ""  # the linked measure, "" when the plan names the measure in words
+    started_on: date | None = None  # the day the test began (Do)
+    studied_on: date | None = None  # the day its results were studied (Study)
 
 
 class InitiativeOut(Struct):
@@ -150,11 +153,12 @@ class InitiativeOut(Struct):
 
 class PlanIn(Body):
     value_id: str
-    measure: str
     intervention: str
     training_step: str
     objective: str
     prediction: str
+    measure: str = ""  # what will be measured, in words; required unless measure_id is given
+    measure_id: str = ""  # one of the agency's measures (GET /api/v1/measures)
     questions: str = ""
     logistics: str = ""
 
@@ -167,11 +171,13 @@ class CyclePlanned(Struct):
 class DoIn(Body):
     observations: str
     data_collected: str = ""
+    started_on: date | None = None  # the day the test began; default today (agency time zone)
 
 
 class StudyIn(Body):
     result: str
     learning: str
+    studied_on: date | None = None  # default today; not before the test began
 
 
 class ActIn(Body):

@@ -20,6 +20,7 @@ def a_plan(**changes: object) -> dict[str, object]:
         "questions": "Do parents come when the caseworker calls ahead?",
         "prediction": "Attendance rises from 40% to 60% within a month",
         "measure": "Share of family team meetings with a parent present",
+        "measure_id": "",
         "intervention": "The caseworker phones the parent two days before the meeting",
         "training_step": "Supervisors coach the call script in unit meetings",
         "logistics": "North office, unit 3, during March",

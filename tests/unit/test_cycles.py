@@ -83,7 +83,8 @@ def test_a_plan_needs_every_required_field() -> None:
     initiative = an_initiative()
     with pytest.raises(ValidationError) as refused:
         initiative.plan_cycle(actor=LEE, plan={}, known_value_ids=KNOWN_VALUES)
-    assert refused.value.errors == {name: "is required" for name in REQUIRED_PLAN_FIELDS}
+    assert refused.value.errors == {
+        name: "is required" for name in (*REQUIRED_PLAN_FIELDS, "measure")}
     assert initiative.cycles == []
 
 
@@ -392,8 +393,8 @@ def base_fields() -> set[str]:
 @pytest.mark.parametrize(
     ("name", "intent"),
     [
-        ("DoRecorded", {"observations", "data_collected"}),
-        ("StudyRecorded", {"result", "learning"}),
+        ("DoRecorded", {"observations", "data_collected", "started_on"}),
+        ("StudyRecorded", {"result", "learning", "studied_on"}),
         ("ActDecided", {"decision", "rationale"}),
     ],
 )
