@@ -272,6 +272,24 @@ def check_definition(
             "value_ids": ids}
 
 
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def period_name(period: date, frequency: str) -> str:
+    """The period that holds `period`, named as people say it: "week of 4 March 2024",
+    "March 2024", "Q1 2024" (English, whatever the server's locale); the ISO date for a
+    frequency this module does not know."""
+    if frequency not in FREQUENCIES:
+        return period.isoformat()
+    start = period_start(period, frequency)
+    if frequency == WEEKLY:
+        return f"week of {start.day} {MONTH_NAMES[start.month - 1]} {start.year}"
+    if frequency == MONTHLY:
+        return f"{MONTH_NAMES[start.month - 1]} {start.year}"
+    return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+
+
 # --- the aggregate --------------------------------------------------------------------------
 
 

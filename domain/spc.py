@@ -4,8 +4,13 @@ Pure statistics for the measures of an initiative: no I/O, no clock, standard li
 renderer and the JSON API both read a `ChartResult`; the sentences in its signals are written for
 the people at the agency, the numbers beside them are for tools.
 
-    run_chart(points, rules="anhoej" | "ihi", freeze=None, parts=())
-    control_chart(points, "i" | "mr" | "p" | "u" | "c", freeze=None, parts=(), rules="anhoej")
+    run_chart(points, rules="anhoej" | "ihi", freeze=None, parts=(), period_names=None)
+    control_chart(points, "i" | "mr" | "p" | "u" | "c", freeze=None, parts=(), rules="anhoej",
+                  period_names=None)
+
+`period_names` (x -> str) names a point's period in the sentences ("from March 2024 to August
+2024", "in Q1 2024"); without it a dated point is named by its ISO date ("on 2024-03-01"). The
+caller knows what a period is (a week, a month, a quarter); this module does not.
 
 Conventions of the R package qicharts2 (Anhøj, version 0.8.1; R/qic.R and R/helper.functions.R,
 read on GitHub, anhoej/qicharts2) that this module follows, so that centre lines and limits agree
@@ -75,7 +80,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -103,6 +108,8 @@ IHI_SHIFT = 6
 IHI_TREND = 5
 IHI_RUNS_MINIMUM = 10
 RUNS_TAIL = (1, 40)  # 2.5 % in each tail of the Swed-Eisenhart distribution, as a fraction
+
+PeriodNames = Callable[[date | str], str]
 
 
 class ChartInputError(ValidationError, ValueError):
@@ -286,9 +293,12 @@ def run_chart(
     rules: str = "anhoej",
     freeze: int | None = None,
     parts: Sequence[int] = (),
+    period_names: PeriodNames | None = None,
 ) -> ChartResult:
     """A run chart: the median of each part (or of its frozen baseline) and the chosen run rules."""
-    return _chart(points, RUN, rules=rules, freeze=freeze, parts=parts, screen=True)
+    return _chart(
+        points, RUN, rules=rules, freeze=freeze, parts=parts, screen=True, names=period_names
+    )
 
 
 def control_chart(
@@ -299,12 +309,16 @@ def control_chart(
     parts: Sequence[int] = (),
     rules: str = "anhoej",
     screen_moving_ranges: bool = True,
+    period_names: PeriodNames | None = None,
 ) -> ChartResult:
     """A control chart of `kind` i, mr, p, u or c: centre, 3-sigma limits and their signals."""
     if kind == RUN:
-        return run_chart(points, rules=rules, freeze=freeze, parts=parts)
+        return run_chart(
+            points, rules=rules, freeze=freeze, parts=parts, period_names=period_names
+        )
     return _chart(
-        points, kind, rules=rules, freeze=freeze, parts=parts, screen=screen_moving_ranges
+        points, kind, rules=rules, freeze=freeze, parts=parts, screen=screen_moving_ranges,
+        names=period_names,
     )
 
 
@@ -371,8 +385,11 @@ def _validate(
     freeze: object,
     parts: object,
     screen: object,
+    names: object = None,
 ) -> tuple[int, ...]:
     errors: dict[str, str] = {}
+    if names is not None and not callable(names):
+        errors["period_names"] = "must be a function that names a period"
     if kind != RUN and kind not in CONTROL_KINDS:
         errors["kind"] = "must be one of: " + ", ".join(CONTROL_KINDS)
     if rules not in RULE_SETS:
@@ -525,8 +542,9 @@ def _chart(
     freeze: int | None,
     parts: Sequence[int],
     screen: bool,
+    names: PeriodNames | None = None,
 ) -> ChartResult:
-    breaks = _validate(points, kind, rules, freeze, parts, screen)
+    breaks = _validate(points, kind, rules, freeze, parts, screen, names)
     count = len(points)
     starts = [0, *breaks]
     bounds = [
@@ -541,7 +559,7 @@ def _chart(
     centre: list[float | None] = [None] * count
     in_baseline = [False] * count
     part_of = [0] * count
-    words = _Words(points, kind, len(bounds))
+    words = _Words(points, kind, len(bounds), names)
     signals: list[Signal] = []
     summaries: list[PartSummary] = []
     for part in bounds:
@@ -824,15 +842,31 @@ def number_text(value: float) -> str:
 class _Words:
     """The sentences that explain signals to the people reading a chart."""
 
-    def __init__(self, points: Sequence[Observation], kind: str, parts: int) -> None:
+    def __init__(
+        self,
+        points: Sequence[Observation],
+        kind: str,
+        parts: int,
+        names: PeriodNames | None = None,
+    ) -> None:
         self.points = points
         self.kind = kind
         self.parts = parts
+        self.names = names
         self.centre = "the median" if kind == RUN else "the centre line"
 
     def when(self, i: int) -> str:
+        """The period of point i as a sentence names it: "2024-03-01", "March 2024", "the week
+        of 4 March 2024" (a name that starts in lower case is a common noun: it takes "the")."""
         x = self.points[i].x
-        return x.isoformat() if isinstance(x, date) else str(x)
+        if self.names is None:
+            return x.isoformat() if isinstance(x, date) else str(x)
+        name = str(self.names(x))
+        return f"the {name}" if name[:1].islower() else name
+
+    def at(self, i: int) -> str:
+        """The period with its preposition: "on 2024-03-01", or "in March 2024" when named."""
+        return f"{'on' if self.names is None else 'in'} {self.when(i)}"
 
     def where(self, part: int) -> str:
         return f" in part {part + 1}" if self.parts > 1 else ""
@@ -841,7 +875,7 @@ class _Words:
         what = "moving range" if self.kind == "mr" else "point"
         bound = "upper" if direction == "above" else "lower"
         text = (
-            f"{what} {direction} the {bound} limit on {self.when(i)}{self.where(part)} "
+            f"{what} {direction} the {bound} limit {self.at(i)}{self.where(part)} "
             f"(value {number_text(value)}, limit {number_text(limit)})"
         )
         point = self.points[i]
@@ -894,4 +928,4 @@ class _Words:
         )
 
     def astronomical(self, i: int, part: int) -> str:
-        return f"astronomical point on {self.when(i)}{self.where(part)}, flagged by a person"
+        return f"astronomical point {self.at(i)}{self.where(part)}, flagged by a person"

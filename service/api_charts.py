@@ -19,7 +19,7 @@ from litestar.params import FromPath, QueryParameter
 from msgspec import Struct
 
 from domain.errors import ValidationError
-from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES
+from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES, period_name
 from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, control_chart
 from projections import measure_data
 from service.api_measures import errors, measure_row
@@ -159,7 +159,8 @@ async def compute(
     kind, rules, frozen, breaks = chart_options(row["unit"], kind, rules, freeze, parts)
     points = await services.read(measure_data.points, measure_id)
     result = control_chart(observations(row["unit"], kind, points), kind, freeze=frozen,
-                           parts=breaks, rules=rules)
+                           parts=breaks, rules=rules,
+                           period_names=lambda x: period_name(x, row["frequency"]))
     return row, result, frozen, breaks
 
 

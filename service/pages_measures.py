@@ -23,6 +23,7 @@ from domain.measure import (
     UNIT_NAMES,
     UNITS,
     Measure,
+    period_name,
 )
 from domain.spc import RULE_SETS, RUN, control_chart
 from projections import measure_data
@@ -156,7 +157,8 @@ def build_chart(row: Any, points: list[Any], kind: str, rules: str
     if not points:
         return kind, rules, None, refusal
     try:
-        result = control_chart(observations(row["unit"], kind, points), kind, rules=rules)
+        result = control_chart(observations(row["unit"], kind, points), kind, rules=rules,
+                               period_names=lambda x: period_name(x, row["frequency"]))
     except DomainError as exc:
         reason = exc.errors if isinstance(exc, ValidationError) else exc.reason
         return kind, rules, None, refusal or f"This chart cannot be drawn: {reason}"

@@ -70,7 +70,7 @@ async def test_a_shift_is_found_by_the_ihi_rules_and_explained_in_words(agency):
     shifts = [s for s in body["signals"] if s["kind"] == "shift"]
     assert [(s["first"], s["last"], s["direction"], s["observed"]) for s in shifts] == [
         ("2025-01-01", "2025-06-01", "above", 6), ("2025-07-01", "2025-12-01", "below", 6)]
-    assert "shift: 6 points below the median from 2025-07-01 to 2025-12-01" in body["sentences"]
+    assert "shift: 6 points below the median from July 2025 to December 2025" in body["sentences"]
     assert all(s["sentence"] in body["sentences"] for s in body["signals"])
     assert body["points"][8]["signals"] == ["shift"]
 
@@ -87,7 +87,7 @@ async def test_a_p_chart_flags_the_month_beyond_its_upper_limit(agency):
     (beyond,) = [s for s in body["signals"] if s["kind"] == "beyond_limits"]
     assert (beyond["first"], beyond["direction"], beyond["observed"]) == ("2025-10-01", "above",
                                                                           0.9)
-    assert beyond["sentence"].startswith("point above the upper limit on 2025-10-01")
+    assert beyond["sentence"].startswith("point above the upper limit in October 2025")
     assert body["points"][9]["signals"] == ["beyond_limits"]
 
 
@@ -158,7 +158,7 @@ async def test_the_svg_draws_the_chart_with_its_title_description_and_signals(ag
     root = ET.fromstring(response.text)
     assert root.tag == f"{SVG}svg" and root.get("role") == "img"
     assert root.find(f"{SVG}title").text == "Families who felt heard: P chart (proportions)"
-    assert "point above the upper limit on 2025-10-01" in root.find(f"{SVG}desc").text
+    assert "point above the upper limit in October 2025" in root.find(f"{SVG}desc").text
     circles = list(root.iter(f"{SVG}circle"))
     assert len(circles) == 10
     # Nine months below the centre line are an unusually long run; October is beyond the limit.

@@ -13,6 +13,7 @@ from domain.measure import (
     MeasureHasDataError,
     PeriodRecordedError,
     check_points,
+    period_name,
     period_start,
 )
 from tests.unit.builders import (
@@ -430,3 +431,30 @@ def test_a_measure_replays_from_its_events_to_the_same_state() -> None:
     assert (replayed.name, replayed.definition, replayed.version) == (
         "Heard", measure.definition, measure.version)
     assert all(event.actor in (LEE, SAM) for event in events)
+
+
+# --- periods in words --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("period", "frequency", "name"),
+    [
+        (date(2024, 3, 4), "weekly", "week of 4 March 2024"),
+        (date(2024, 3, 1), "monthly", "March 2024"),
+        (date(2024, 1, 1), "quarterly", "Q1 2024"),
+        (date(2024, 10, 1), "quarterly", "Q4 2024"),
+        (date(2025, 12, 29), "weekly", "week of 29 December 2025"),
+    ],
+)
+def test_a_period_is_named_as_people_say_it(period: date, frequency: str, name: str) -> None:
+    assert period_name(period, frequency) == name
+
+
+def test_a_day_inside_a_period_names_the_period_that_holds_it() -> None:
+    assert period_name(date(2024, 3, 6), "weekly") == "week of 4 March 2024"  # a Wednesday
+    assert period_name(date(2024, 3, 31), "monthly") == "March 2024"
+    assert period_name(date(2024, 8, 15), "quarterly") == "Q3 2024"
+
+
+def test_a_period_of_an_unknown_frequency_keeps_its_date() -> None:
+    assert period_name(date(2024, 3, 4), "daily") == "2024-03-04"

@@ -484,6 +484,53 @@ def test_labels_may_be_text_periods() -> None:
     assert result.sentences == ("point above the upper limit on 2026-Q4 (value 30, limit 21.67)",)
 
 
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def month_name(x: date) -> str:
+    return f"{MONTH_NAMES[x.month - 1]} {x.year}"
+
+
+def week_name(x: date) -> str:
+    return f"week of {x.day} {MONTH_NAMES[x.month - 1]} {x.year}"
+
+
+def test_sentences_name_each_period_the_way_the_caller_says_it() -> None:
+    points = series(1, 1, 9, 1, 9, 9, 9, 5, 9, 9, 9, 1, 1, 1, 1)
+    result = run_chart(points, rules="ihi", period_names=month_name)
+    (shift,) = [s for s in result.signals if s.kind == SHIFT]
+    assert shift.sentence == "shift: 6 points above the median from May 2026 to November 2026"
+    trend = run_chart(series(6, 3, 4, 4, 5, 6, 7, 2, 6, 3), rules="ihi", period_names=month_name)
+    assert trend.sentences == ("trend: 5 points going up from February 2026 to July 2026",)
+
+
+def test_a_named_period_is_in_a_month_and_in_the_week_of_a_day() -> None:
+    monthly = control_chart(STABLE_THEN_30, "i", freeze=9, period_names=month_name)
+    assert monthly.sentences == (
+        "point above the upper limit in October 2026 (value 30, limit 15.99)",)
+    weekly = control_chart(STABLE_THEN_30, "i", freeze=9, period_names=week_name)
+    assert weekly.sentences == (
+        "point above the upper limit in the week of 1 October 2026 (value 30, limit 15.99)",)
+    flagged = list(series(5, 6, 5, 40, 6, 5))
+    flagged[3] = Observation(flagged[3].x, 40, astronomical=True)
+    assert run_chart(flagged, rules="ihi", period_names=week_name).sentences == (
+        "astronomical point in the week of 1 April 2026, flagged by a person",)
+
+
+def test_naming_periods_changes_the_words_and_nothing_else() -> None:
+    named = control_chart(STABLE_THEN_30, "i", freeze=9, period_names=month_name)
+    plain = control_chart(STABLE_THEN_30, "i", freeze=9)
+    assert named.points == plain.points and named.parts == plain.parts
+    assert [s.first for s in named.signals] == [s.first for s in plain.signals]
+    assert named.sentences != plain.sentences
+
+
+def test_period_names_must_be_a_function() -> None:
+    errors = refusal(run_chart, series(1, 2, 3), period_names="%B %Y")
+    assert errors == {"period_names": "must be a function that names a period"}
+
+
 def test_numbers_in_sentences_keep_four_significant_digits() -> None:
     assert [number_text(v) for v in (0, 30, 26.387553, 0.00183337, 14768.4, -3.2781)] == [
         "0",
