@@ -61,17 +61,21 @@ def percentile(samples: Sequence[float], share: float) -> float:
     return ordered[rank - 1]
 
 
-def measure(workload: Workload, *, warmup: int, repeat: int) -> Timing:
-    """Run the workload `warmup` times untimed, then `repeat` times timed one by one."""
-    for _ in range(warmup):
-        workload.run()
-    gc.collect()  # start every workload from the same heap, not from the last one's garbage
-    samples = []
+def measure(workloads: Sequence[Workload], *, warmup: int, repeat: int) -> list[Timing]:
+    """Run each workload `warmup` times untimed, then time them in rounds: one run of each per
+    round, `repeat` rounds. A burst of load from elsewhere on the machine then falls on the
+    workloads and their floors alike, and the ratio between them stays honest."""
+    for workload in workloads:
+        for _ in range(warmup):
+            workload.run()
+    gc.collect()  # start from a clean heap, not from the warm-up's garbage
+    samples: list[list[float]] = [[] for _ in workloads]
     for _ in range(repeat):
-        start = time.perf_counter()
-        workload.run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return Timing(workload, tuple(samples))
+        for workload, taken in zip(workloads, samples, strict=True):
+            start = time.perf_counter()
+            workload.run()
+            taken.append((time.perf_counter() - start) * 1000)
+    return [Timing(w, tuple(taken)) for w, taken in zip(workloads, samples, strict=True)]
 
 
 def load_workloads(suites: Iterable[str] = SUITES) -> list[Workload]:

@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no workload's name contains {options.only!r}")
 
     print(f"machine: {machine()}")
-    print(f"each workload: {options.warmup} warm-up runs, then {options.repeat} timed runs; "
-          "judged on its p95")
+    print(f"each workload: {options.warmup} warm-up runs, then {options.repeat} timed runs "
+          "(in rounds, one of each per round); judged on its p95")
     print()
     started = time.perf_counter()
-    timings = [measure(w, warmup=options.warmup, repeat=options.repeat) for w in workloads]
+    timings = measure(workloads, warmup=options.warmup, repeat=options.repeat)
     print(table(timings))
     failed = [t.workload.name for t in timings if t.passed is False]
     print()

@@ -2,8 +2,9 @@
 
 Each chart workload is what a measure's page request does once the database has answered: the
 view's rows become observations, domain.spc computes the chart, and service.chart_svg draws the
-SVG, its description and its table. The data: 500 weekly points (almost ten years), a change
-adopted in week 350, so the charts have signals and their sentences are written too.
+SVG, its description and its table (the sentences name the weeks, as the page does). The data:
+500 weekly points (almost ten years) with a change adopted in week 350, so the charts have signals
+and their sentences are written too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from domain.measure import WEEKLY, period_name
 from domain.spc import Observation, control_chart, run_chart
 from service.chart_svg import KIND_NAMES, chart_description, chart_svg, chart_table
 from tests.bench import Workload
@@ -62,12 +64,16 @@ def page_request(
     rows: list[Row], kind: str, *, rules: str = "anhoej", freeze: int | None = None,
     parts: tuple[int, ...] = (), value_label: str = "",
 ) -> Callable[[], object]:
+    def named(period: date) -> str:
+        return period_name(period, WEEKLY)
+
     def run() -> object:
         points = observations(rows, kind)
+        options = {"rules": rules, "freeze": freeze, "parts": parts, "period_names": named}
         if kind == "run":
-            result = run_chart(points, rules=rules, freeze=freeze, parts=parts)
+            result = run_chart(points, **options)
         else:
-            result = control_chart(points, kind, rules=rules, freeze=freeze, parts=parts)
+            result = control_chart(points, kind, **options)
         title = f"Measure: {KIND_NAMES[result.kind]}"
         svg = chart_svg(result, title=title, description=chart_description(result, "measure"),
                         value_label=value_label)
