@@ -85,6 +85,7 @@ def page(
             "zone": zone,
             "at": lambda moment: local_moment(moment, zone),
             "on": local_day,
+            "today": services.today(),
             **context,
         },
         status_code=status_code,

@@ -22,17 +22,19 @@ from domain.initiative import (
     SUSTAINED,
     Initiative,
 )
-from projections import cycle_board
+from projections import cycle_board, measure_data
 from projections.accounts import actor_names
 from projections.value_names import value_names
 from service.api import history_entries
 from service.auth import demand, requires
+from service.cycle_data import CycleWindow, cycle_window
 from service.pages_base import (
     Forms,
     FormState,
     actor,
     all_of,
     attempt,
+    calendar_day,
     form_version,
     label_of,
     page,
@@ -40,6 +42,7 @@ from service.pages_base import (
     see_other,
     text,
 )
+from service.pages_measures import figure
 from service.services import Req, Services, Svc
 
 EMPTY_TEAM_ROWS = 3
@@ -99,6 +102,12 @@ def plan_of(values: dict[str, Any]) -> dict[str, object]:
     return {name: text(values, name) for name in PLAN_FIELDS}
 
 
+def optional_day(values: dict[str, Any], key: str) -> object:
+    """A blank date field is None (the command then takes today)."""
+    raw = text(values, key)
+    return calendar_day(raw) if raw else None
+
+
 TEAM_FIELD = re.compile(r"team\[(\d+)\]\.")
 
 
@@ -144,13 +153,34 @@ async def render_initiative(
     values, active = await mission_values(services)
     user = request.scope["user"]
     readonly = version is not None
+    measures = {str(row["measure_id"]): row for row in await services.read(measure_data.measures)}
     return page(
         request, "initiative.html", "_initiative.html", status_code=forms.status,
         initiative=shown, latest_version=latest.version, readonly=readonly,
         can_write=user.has("member") and not readonly and not shown.is_concluded,
         values=values, active_values=active, form=forms, notice=notice,
-        phases=PHASES, adapt=ADAPT, conclusions=CONCLUSIONS,
+        phases=PHASES, adapt=ADAPT, conclusions=CONCLUSIONS, measures=measures,
+        windows=await cycle_windows(services, shown, measures), figure=figure,
     )
+
+
+async def cycle_windows(
+    services: Services, initiative: Initiative, measures: dict[str, Any]
+) -> dict[int, CycleWindow]:
+    """For each cycle that links a measure and has begun its test: the measure's data then."""
+    windows: dict[int, CycleWindow] = {}
+    points: dict[str, list[Any]] = {}
+    for cycle in initiative.cycles:
+        row = measures.get(cycle.measure_id)
+        if row is None or cycle.started_on is None:
+            continue
+        if cycle.measure_id not in points:
+            points[cycle.measure_id] = await services.read(measure_data.points, row["measure_id"])
+        window = cycle_window(points[cycle.measure_id], row["frequency"], cycle.started_on,
+                              cycle.studied_on, services.today())
+        if window is not None:
+            windows[cycle.number] = window
+    return windows
 
 
 async def render_history(
@@ -315,6 +345,7 @@ class InitiativePages(Controller):
             services, "do", values, services.cqi.record_do, initiative_id, number,
             actor=actor(request), observations=text(values, "observations"),
             data_collected=text(values, "data_collected"),
+            started_on=optional_day(values, "started_on"), today=services.today(),
             expected_version=form_version(values),
         )
         if refused:
@@ -328,7 +359,8 @@ class InitiativePages(Controller):
         _, refused = await attempt(
             services, "study", values, services.cqi.record_study, initiative_id, number,
             actor=actor(request), result=text(values, "result"),
-            learning=text(values, "learning"), expected_version=form_version(values),
+            learning=text(values, "learning"), studied_on=optional_day(values, "studied_on"),
+            today=services.today(), expected_version=form_version(values),
         )
         if refused:
             return await self.refused(request, services, initiative_id, refused)
