@@ -1,16 +1,19 @@
 """The alignment matrix: each value with its practice standards (retired ones kept, marked), and
-the queries that gather, per value, its measures and the cycles that served it.
+the queries that gather, per value, its measures and the cycles that served it; and the cycles
+that have gone quiet (the portfolio dashboard's stale cycles).
 
 The cycles come from the cycles view (one row per cycle), the measures from the measures view.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import asyncpg
 from psycopg import Cursor
 
+from domain.initiative import ACT, CONCLUSIONS
 from domain.mission import Mission
 from projections.base import Projection, handles
 from projections.measure_data import TABLE as MEASURES
@@ -105,4 +108,21 @@ async def cycles(conn: asyncpg.Connection, zone: str) -> list[asyncpg.Record]:
         " (planned_at AT TIME ZONE $1)::date AS planned_on"
         f" FROM {CYCLES} ORDER BY initiative_id, number",
         zone,
+    )
+
+
+async def stale_cycles(
+    conn: asyncpg.Connection, today: date, zone: str, days: int
+) -> list[asyncpg.Record]:
+    """Open cycles (Act not decided, the initiative not concluded) whose last activity was
+    `days` or more days before `today`, counted in calendar days of the agency's time zone
+    `zone`; the longest idle first."""
+    idle = "($1::date - (c.updated_at AT TIME ZONE $2)::date)"
+    return await conn.fetch(
+        "SELECT c.initiative_id, c.number, c.title, c.status, c.phase, c.value_id,"
+        f" v.name AS value_name, c.updated_at, {idle} AS days_idle"
+        f" FROM {CYCLES} c LEFT JOIN {VALUES} v ON v.value_id = c.value_id"
+        f" WHERE c.phase <> '{ACT}' AND c.status <> ALL($4::text[]) AND {idle} >= $3"
+        " ORDER BY days_idle DESC, c.title, c.number",
+        today, zone, days, list(CONCLUSIONS),
     )

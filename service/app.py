@@ -32,6 +32,7 @@ from domain.errors import DomainError, NotFoundError, ValidationError
 from service.api import API_CONTROLLERS
 from service.api_charts import CHART_CONTROLLERS
 from service.api_measures import MEASURE_CONTROLLERS
+from service.api_portfolio import PORTFOLIO_CONTROLLERS
 from service.api_publication import PUBLICATION_CONTROLLERS
 from service.application import StaleVersionError
 from service.auth import AuthenticationMiddleware
@@ -187,6 +188,7 @@ def create_app(
             *API_CONTROLLERS,
             *MEASURE_CONTROLLERS,
             *CHART_CONTROLLERS,
+            *PORTFOLIO_CONTROLLERS,
             *PUBLICATION_CONTROLLERS,
             *PAGE_CONTROLLERS,
             create_static_files_router(path="/static/htmx", directories=[HTMX_DIR],

@@ -23,6 +23,7 @@ from service.pages_base import (
 from service.pages_initiatives import InitiativePages
 from service.pages_measures import MeasurePages
 from service.pages_mission import MissionPages
+from service.pages_portfolio import PortfolioPages
 from service.pages_revisits import RevisitPages
 from service.security import SESSION_COOKIE
 from service.services import Req, Svc
@@ -92,4 +93,4 @@ class BoardPages(Controller):
 
 
 PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages, InitiativePages, MissionPages,
-                               RevisitPages, MeasurePages, AccountPages]
+                               RevisitPages, MeasurePages, AccountPages, PortfolioPages]
