@@ -24,6 +24,8 @@ from service.pages_initiatives import InitiativePages
 from service.pages_measures import MeasurePages
 from service.pages_mission import MissionPages
 from service.pages_portfolio import PortfolioPages
+from service.pages_public import PublicPages
+from service.pages_publishing import PublishingPages
 from service.pages_revisits import RevisitPages
 from service.security import SESSION_COOKIE
 from service.services import Req, Svc
@@ -93,4 +95,5 @@ class BoardPages(Controller):
 
 
 PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages, InitiativePages, MissionPages,
+                               PublishingPages, PublicPages,
                                RevisitPages, MeasurePages, AccountPages, PortfolioPages]
