@@ -4,6 +4,7 @@
 the x axis, the data line and its points, the centre line and the limits of each part (stepped
 point by point for p and u charts), excluded points hollow, signal points red AND marked with a
 diamond, part boundaries, and `Marker` spans (e.g. a PDSA cycle's Do-Study span) on the time axis.
+A proportion's y axis stays within 0-100 % and is labelled in percentages.
 `chart_table(result)` gives the same numbers as rows for a table. Everything the user wrote
 (titles, labels, reasons) is XML-escaped. Colours are those of templates/static/app.css.
 """
@@ -20,6 +21,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from domain.spc import RUN, ChartPoint, ChartResult, number_text
+
+PROPORTION = "proportion"  # the value label the callers give a proportion measure's chart
 
 INK = "#1d2433"
 MUTED = "#5b6474"
@@ -61,6 +64,20 @@ def _label(x: date | str) -> str:
 def _num(value: float) -> str:
     """A coordinate: two decimals are plenty on screen."""
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _percent(share: float) -> str:
+    """A proportion as a percentage: 0.8 is "80%", 0.7073 is "70.73%"."""
+    return f"{number_text(round(share * 100, 2))}%"
+
+
+def _proportion_range(low: float, high: float) -> tuple[float, float]:
+    """The y range of a proportion chart: within [0, 1], and never a single value."""
+    low, high = max(low, 0.0), min(high, 1.0)
+    if high - low < 1e-9:
+        middle = (low + high) / 2
+        low, high = max(middle - 0.05, 0.0), min(middle + 0.05, 1.0)
+    return low, high
 
 
 def _text(value: str) -> str:
@@ -122,19 +139,27 @@ def chart_svg(
     width: int = 760,
     height: int = 320,
 ) -> str:
-    """The chart as one `<svg>` element (role="img", with `<title>` and `<desc>`)."""
+    """The chart as one `<svg>` element (role="img", with `<title>` and `<desc>`).
+
+    With `value_label="proportion"` the y axis stays within 0-100 % and reads in percentages;
+    a limit beyond it (an I chart of proportions) is cut off at the edge of the plot."""
     points = result.points
     values = [p.value for p in points if p.value is not None]
+    proportion = value_label == PROPORTION and all(0 <= v <= 1 for v in values)
     lines = [v for p in points for v in (p.centre, p.lower, p.upper) if v is not None]
     low = min(values + lines, default=0.0)
     high = max(values + lines, default=1.0)
     pad = (high - low) * 0.04  # keep the extreme points off the axis and the top edge
     low, high = (max(low - pad, 0.0) if low >= 0 else low - pad), high + pad
-    whole = bool(values) and all(float(v).is_integer() for v in values)
+    whole = not proportion and bool(values) and all(float(v).is_integer() for v in values)
+    if proportion:
+        low, high = _proportion_range(low, high)
     ticks = nice_ticks(low, high, 6 if whole else 5, whole=whole)
+    if proportion:  # 1, 2, 2.5 and 5 steps divide 1: the ticks end on 0 and 1 at the most
+        ticks = [min(max(t, 0.0), 1.0) for t in ticks]
     y_min, y_max = ticks[0], ticks[-1]
 
-    tick_texts = [number_text(t) for t in ticks]
+    tick_texts = [_percent(t) if proportion else number_text(t) for t in ticks]
     label_room = 22 if value_label else 0
     left = 14 + label_room + max(len(t) for t in tick_texts) * CHAR
     right = 16
@@ -151,6 +176,9 @@ def chart_svg(
         return top + plot_h - (v - y_min) / (y_max - y_min) * plot_h
 
     ident = f"chart-{zlib.crc32(f'{title}|{result.kind}|{n}'.encode()):08x}"
+    clip = ""  # lines beyond a bounded axis stop at the plot's edge
+    if proportion:
+        clip = f' clip-path="url(#{ident}-plot)"'
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -161,6 +189,11 @@ def chart_svg(
         f'<rect class="background" x="0" y="0" width="{width}" height="{height}" '
         f'fill="{PAPER}"/>',
     ]
+    if clip:
+        out.append(
+            f'<defs><clipPath id="{ident}-plot"><rect x="{_num(left)}" y="{_num(top - 2)}" '
+            f'width="{_num(plot_w)}" height="{_num(plot_h + 4)}"/></clipPath></defs>'
+        )
 
     # Marker spans first, under everything else.
     if markers and n:
@@ -240,7 +273,8 @@ def chart_svg(
             if path:
                 out.append(
                     f'<path class="{name}" data-part="{part.part}" d="{path}" fill="none" '
-                    f'stroke="{colour}" stroke-width="{2 if attr == "centre" else 1.5}"{dash}/>'
+                    f'stroke="{colour}" stroke-width="{2 if attr == "centre" else 1.5}"{dash}'
+                    f"{clip}/>"
                 )
 
     # The data line, broken at missing values and part boundaries.
@@ -268,7 +302,7 @@ def chart_svg(
         if p.value is None:
             continue
         y = y_of(p.value)
-        words = f"{_label(p.x)}: {number_text(p.value)}"
+        words = f"{_label(p.x)}: {_percent(p.value) if proportion else number_text(p.value)}"
         classes = ["point"]
         if p.excluded:
             classes.append("excluded")

@@ -147,6 +147,52 @@ def test_nice_ticks_cover_the_range_with_round_steps():
     assert nice_ticks(5, 5)[0] < 5 < nice_ticks(5, 5)[-1]
 
 
+def y_ticks(root: ET.Element) -> list[str]:
+    (axis,) = by_class(root, "y-axis")
+    return [t.text for t in axis.iter(f"{NS}text") if t.get("class") != "value-label"]
+
+
+def percent(tick: str) -> float:
+    assert tick.endswith("%"), tick
+    return float(tick[:-1])
+
+
+def test_a_proportions_axis_reads_in_percentages_and_never_passes_100_or_0():
+    # Nearly every family felt heard: the points and the upper limit press against 100 %.
+    shares = [(19, 20), (20, 20), (18, 20), (20, 20), (19, 20), (17, 20), (20, 20), (19, 20)]
+    points = [Observation(MONTHS[i], numerator=n, denominator=d) for i, (n, d) in enumerate(shares)]
+    result = control_chart(points, "p")
+    root = parse(chart_svg(result, title="t", description="d", value_label="proportion"))
+    ticks = [percent(t) for t in y_ticks(root)]
+    assert ticks[-1] == 100 and all(0 <= t <= 100 for t in ticks)
+    # The same numbers without the label get an axis above 1: the bound comes from the label.
+    plain = parse(chart_svg(result, title="t", description="d"))
+    assert float(y_ticks(plain)[-1]) > 1
+    circle = next(iter(root.iter(f"{NS}circle")))
+    assert circle.find(f"{NS}title").text == "2025-01-01: 95%"
+
+
+def test_a_rare_proportion_starts_its_axis_at_0_percent():
+    shares = [(0, 40), (1, 40), (0, 40), (2, 40), (1, 40), (0, 40)]
+    points = [Observation(MONTHS[i], numerator=n, denominator=d) for i, (n, d) in enumerate(shares)]
+    root = parse(chart_svg(control_chart(points, "p"), title="t", description="d",
+                           value_label="proportion"))
+    assert y_ticks(root)[0] == "0%"
+    assert [percent(t) for t in y_ticks(root)] == sorted({percent(t) for t in y_ticks(root)})
+
+
+def test_limits_of_proportions_beyond_100_percent_are_cut_off_at_the_edge_of_the_plot():
+    # An I chart of proportions has unclamped limits: here the upper one is above 1.
+    values = [0.7, 0.95, 0.6, 1.0, 0.65, 0.98, 0.62]
+    result = control_chart(observations(values), "i")
+    assert result.points[0].upper > 1
+    root = parse(chart_svg(result, title="t", description="d", value_label="proportion"))
+    assert percent(y_ticks(root)[-1]) == 100
+    (upper,) = by_class(root, "upper-limit")
+    clip_id = upper.get("clip-path").removeprefix("url(#").removesuffix(")")
+    assert root.find(f".//{NS}clipPath[@id='{clip_id}']") is not None
+
+
 def test_the_table_and_the_description_give_the_numbers_and_signals_in_words():
     result = control_chart(observations(OUTLIER), "i", freeze=10)
     rows = chart_table(result)
