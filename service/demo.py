@@ -15,6 +15,7 @@ Dates are relative to today in the agency's time zone, so the demo never looks s
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -129,6 +130,7 @@ class Loaded:
     initiatives: list[tuple[str, str]] = field(default_factory=list)  # (title, status)
     revisits: list[str] = field(default_factory=list)
     measures: list[tuple[str, str]] = field(default_factory=list)  # (name, what it shows)
+    to_publish: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)  # (kind, id, name)
 
 
 def load_demo(app: CQIApplication, settings: Settings, *, force: bool) -> str:
@@ -148,6 +150,7 @@ def load_demo(app: CQIApplication, settings: Settings, *, force: bool) -> str:
     add_initiatives(app, loaded, today)
     add_revisits(app, loaded, today)
     add_measures(app, loaded, today)
+    add_publication(app, loaded)
     return summary(settings, loaded)
 
 
@@ -278,6 +281,7 @@ def families_at_the_table(app: CQIApplication, loaded: Loaded, today: date) -> N
                      "of the agency"},
         ],
     ).id
+    loaded.to_publish.append(("initiative", initiative_id, title))
     app.plan_cycle(initiative_id, actor=maria, plan={
         "value_id": values["Family engagement"],
         "objective": "Test whether a family team meeting in which the parents co-write the case "
@@ -743,6 +747,7 @@ def case_plans(app: CQIApplication, loaded: Loaded, today: date) -> None:
         },
         value_ids=[values["Family engagement"], values["Cultural humility"]],
     ).id
+    loaded.to_publish.append(("measure", measure_id, name))
     months = months_back(today, len(CASE_PLAN_SURVEY))
     notes = {
         CHANGE_MONTH: "Family team meetings begin in Unit 3: parents co-write the case plan.",
@@ -859,6 +864,15 @@ def days_to_first_meeting(app: CQIApplication, loaded: Loaded, today: date) -> N
         f"{DAYS_TO_FIRST_MEETING[0]:g} to {DAYS_TO_FIRST_MEETING[-1]:g} days")))
 
 
+def add_publication(app: CQIApplication, loaded: Loaded) -> None:
+    """One measure and one initiative chosen for the public pages, which stay closed: nothing
+    is public until a leader opens them on /publishing."""
+    lee = loaded.actors["lee"]
+    for kind, item_id, _ in loaded.to_publish:
+        publish = app.publish_measure if kind == "measure" else app.publish_initiative
+        publish(item_id, actor=lee)
+
+
 # --- summary ---------------------------------------------------------------------------
 
 
@@ -876,6 +890,10 @@ def summary(settings: Settings, loaded: Loaded) -> str:
     lines += [f"    - {revisit}" for revisit in loaded.revisits]
     lines.append(f"  {len(loaded.measures)} measures, with monthly data:")
     lines += [f"    - {name}: {shows}" for name, shows in loaded.measures]
+    if loaded.to_publish:
+        lines.append("  chosen for the public pages (closed until a leader opens them on "
+                     "/publishing):")
+        lines += [f"    - {kind}: {name}" for kind, _, name in loaded.to_publish]
     lines.append("")
     if loaded.created:
         lines.append(f"Sign in with one of these logins and the password {DEMO_PASSWORD}")

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from service.demo import load_demo
 from tests.integration.conftest import assert_field_error, match
 from tests.integration.measures_support import define_measure
 
@@ -152,3 +153,17 @@ async def test_the_publication_routes_are_in_the_openapi_document(client):
                 assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (path, code)
     fields = set(document["components"]["schemas"]["PublicationOut"]["properties"])
     assert fields == {"open", "measure_ids", "initiative_ids", "public_url", "version"}
+
+
+async def test_the_demo_chooses_what_to_publish_but_keeps_the_public_pages_closed(
+        client, services, accounts):
+    summary = await services.call(load_demo, services.cqi, services.settings, force=False)
+    assert "chosen for the public pages (closed until a leader opens them" in summary
+    await services.runner.progress.wait(
+        await services.call(services.cqi.recorder.max_notification_id))
+    leader = await accounts.token("leader")
+    body = (await client.get(PUBLICATION, headers=leader)).json()
+    assert body["open"] is False
+    assert len(body["measure_ids"]) == 1 and len(body["initiative_ids"]) == 1
+    assert (await client.get("/public")).status_code == 404
+    assert (await client.get(f"/public/measures/{body['measure_ids'][0]}")).status_code == 404
