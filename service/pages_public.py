@@ -22,7 +22,6 @@ from domain.spc import RULE_SETS, RUN
 from projections import measure_data, published
 from service.chart_svg import KIND_NAMES
 from service.pages_base import local_day, paragraphs
-from service.measure_charts import chart_inputs
 from service.pages_measures import (
     DIRECTION_NAMES,
     RULE_NAMES,
@@ -73,8 +72,8 @@ async def unless_public(request: Req, services: Services, kind: str, raw_id: str
 async def public_measure_chart(services: Services, measure_id: uuid.UUID, kind: str,
                                rules: str) -> tuple[Any, list[Any], tuple[Any, ...]]:
     row = await services.read(measure_data.measure, measure_id)
-    inputs = await chart_inputs(services, row)  # the points and the measure's chart settings
-    return row, inputs.points, build_chart(row, inputs, kind, rules)
+    points = await services.read(measure_data.points, measure_id)
+    return row, points, build_chart(row, points, kind, rules)
 
 
 class PublicPages(Controller):
