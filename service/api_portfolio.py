@@ -30,6 +30,7 @@ from domain.alignment import (
 )
 from domain.errors import DomainError, ValidationError
 from domain.initiative import ACTIVE, CONCLUSIONS, PHASES, PROPOSED
+from domain.measure import period_name
 from domain.spc import RUN, run_chart
 from projections import alignment as alignment_view
 from projections import cycle_board, measure_data, overdue_revisits
@@ -213,7 +214,8 @@ def latest_signal(row: Any, points: list[Any]) -> MeasureSignal | None:
     if not points:
         return None
     try:
-        chart = run_chart(observations(row["unit"], RUN, points), rules=SIGNAL_RULES)
+        chart = run_chart(observations(row["unit"], RUN, points), rules=SIGNAL_RULES,
+                          period_names=lambda x: period_name(x, row["frequency"]))
     except DomainError:
         return None
     last = len(chart.points) - 1

@@ -229,7 +229,7 @@ async def test_a_measure_whose_latest_point_is_a_signal_is_listed_and_one_withou
     assert (listed["measure_id"], listed["name"]) == (shifted, "Visits on time")
     assert listed["last_period"] == "2025-04-01" and listed["last_value"] == 9
     assert listed["signals"] == [
-        "unusually long run: 8 points above the median from 2024-09-01 to 2025-04-01 "
+        "unusually long run: 8 points above the median from September 2024 to April 2025 "
         "(more than 7 is unusual for 16 useful points)"]
 
 
