@@ -85,6 +85,10 @@ async def a_realistic_agency(agency, services) -> None:
     await agency.revisit(subject="values", due_on="2024-11-30")
 
     await measures_with_data(agency)
+    published = (await agency.listing("/api/v1/measures"))[0]["id"]
+    for step in ("open", f"measures/{published}/publish", f"initiatives/{sustained}/publish",
+                 f"initiatives/{abandoned}/publish", f"initiatives/{abandoned}/withdraw"):
+        agency.ok(await c.post(f"/api/v1/publication/{step}", headers=leader))
 
     await services.call(services.cqi.change_role, uuid.UUID(agency.ids["viewer"]),
                         actor=agency.ids["leader"], role="auditor")
