@@ -187,6 +187,7 @@ class MeasureSignal:
     measure_id: Any
     name: str
     unit: str
+    frequency: str
     last_period: date
     last_value: float
     sentences: tuple[str, ...]
@@ -225,8 +226,8 @@ def latest_signal(row: Any, points: list[Any]) -> MeasureSignal | None:
     )
     if not sentences:
         return None
-    return MeasureSignal(row["measure_id"], row["name"], row["unit"], points[-1]["period"],
-                         float(points[-1]["value"]), sentences)
+    return MeasureSignal(row["measure_id"], row["name"], row["unit"], row["frequency"],
+                         points[-1]["period"], float(points[-1]["value"]), sentences)
 
 
 async def read_dashboard(services: Services, stale_days: int) -> Dashboard:

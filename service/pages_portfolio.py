@@ -9,6 +9,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from domain.errors import ValidationError
+from domain.measure import period_name
 from service.api_portfolio import (
     DEFAULT_STALE_DAYS,
     MAX_STALE_DAYS,
@@ -51,4 +52,5 @@ class PortfolioPages(Controller):
         board = await read_dashboard(services, days)
         return page(request, "dashboard.html", "_dashboard.html", status_code=form.status,
                     d=board, form=form, today=board.today, MAX_STALE_DAYS=MAX_STALE_DAYS,
-                    STATUS_NAMES=STATUS_NAMES, PHASE_COLUMNS=PHASE_COLUMNS, figure=figure)
+                    STATUS_NAMES=STATUS_NAMES, PHASE_COLUMNS=PHASE_COLUMNS, figure=figure,
+                    period_name=period_name)
