@@ -17,6 +17,7 @@ Rules decided here:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ FIRST_YEAR = 1900
 MAX_MAGNITUDE = 1e12
 MAX_IMPORT = 10_000
 NOTE_LENGTH = 1000
+LABEL_LENGTH = 200
 
 _ALIGNMENT = {
     WEEKLY: "weekly data are dated by the Monday that starts the week: {start}, not {period}",
@@ -86,6 +88,25 @@ class DataPoint:
         if self.numerator is None:
             return (self.value,)
         return (self.numerator, self.denominator)
+
+
+@dataclass
+class ChartSettings:
+    """How the measure's charts are to be read, decided by people and kept as events: a frozen
+    baseline (centre and limits from the points up to `freeze_through`, extended forward), phases
+    (limits computed afresh from each phase's first period, e.g. when a change was adopted),
+    excluded points (plotted, left out of the limits, with a reason), points a person flagged as
+    astronomical (IHI), and annotations on the time axis. Periods and days are ISO dates."""
+
+    freeze_through: date | None = None
+    phases: dict[str, str] = dataclasses.field(default_factory=dict)  # first period → label
+    excluded: dict[str, str] = dataclasses.field(default_factory=dict)  # period → reason
+    astronomical: dict[str, str] = dataclasses.field(default_factory=dict)  # period → why
+    annotations: dict[str, str] = dataclasses.field(default_factory=dict)  # day → text
+
+
+class ChartSettingError(DomainError):
+    """The chart setting contradicts another one or changes nothing."""
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -296,6 +317,13 @@ def period_name(period: date, frequency: str) -> str:
 class Measure(Aggregate):
     """Agency-wide: many initiatives' cycles may use one measure."""
 
+    class_version = 2  # version 2 added the chart settings
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before chart settings existed has none."""
+        state["chart"] = ChartSettings()
+
     @classmethod
     def define(
         cls, *, actor: str, name: object, type: object, definition: object, unit: object,
@@ -312,6 +340,7 @@ class Measure(Aggregate):
     ) -> None:
         self._define(name, type, definition, unit, direction, goal, value_ids)
         self.points: dict[str, DataPoint] = {}  # by period, ISO date
+        self.chart = ChartSettings()
 
     def _define(
         self, name: str, type: str, definition: dict[str, str], unit: str, direction: str,
@@ -457,6 +486,176 @@ class Measure(Aggregate):
         point.value = point_value(value, numerator, denominator)
         point.numerator, point.denominator = numerator, denominator
         point.corrections += 1
+
+
+    # --- how its charts are read --------------------------------------------------------
+
+    def _recorded(self, field_name: str, period: object) -> str:
+        """The ISO key of a recorded period, or a field error."""
+        errors = FieldErrors()
+        if not is_day(period):
+            errors.add(field_name, "must be a date (YYYY-MM-DD)")
+            errors.raise_if_any()
+        assert isinstance(period, date)
+        if period.isoformat() not in self.points:
+            recorded = sorted(self.points)
+            hint = (f"recorded periods run from {recorded[0]} to {recorded[-1]}" if recorded
+                    else "no data is recorded yet")
+            errors.add(field_name, f"{period} has no data point ({hint})")
+            errors.raise_if_any()
+        return period.isoformat()
+
+    def freeze_baseline(self, *, actor: str, through: object) -> None:
+        """Centre line and limits from the points up to and including `through`, extended over
+        every later point: later data are judged against the baseline."""
+        key = self._recorded("through", through)
+        if self.chart.phases:
+            raise ChartSettingError(
+                "This chart is split into phases; a frozen baseline and phases cannot be "
+                "combined. Remove the phases first, or keep them instead of a frozen baseline.")
+        if self.chart.freeze_through is not None and \
+                self.chart.freeze_through.isoformat() == key:
+            raise ChartSettingError(f"The baseline is already frozen through {key}.")
+        if sorted(self.points).index(key) < 1:
+            raise ValidationError({"through": "a baseline needs at least 2 points"})
+        self._baseline_frozen(actor=actor, through=date.fromisoformat(key))
+
+    @event("BaselineFrozen")
+    def _baseline_frozen(self, *, actor: str, through: date) -> None:
+        self.chart.freeze_through = through
+
+    def unfreeze_baseline(self, *, actor: str) -> None:
+        if self.chart.freeze_through is None:
+            raise ChartSettingError("The baseline is not frozen.")
+        self._baseline_unfrozen(actor=actor)
+
+    @event("BaselineUnfrozen")
+    def _baseline_unfrozen(self, *, actor: str) -> None:
+        self.chart.freeze_through = None
+
+    def start_phase(self, *, actor: str, period: object, label: object) -> None:
+        """From `period` on, centre and limits are computed afresh (e.g. a change was adopted)."""
+        key = self._recorded("period", period)
+        errors = FieldErrors()
+        text = errors.text("label", label, max_length=LABEL_LENGTH)
+        errors.raise_if_any()
+        if key == min(self.points):
+            raise ValidationError({"period": "the first period already starts the chart; "
+                                             "a phase starts at a later period"})
+        if key in self.chart.phases:
+            raise ChartSettingError(f"A phase already starts at {key} "
+                                    f"({self.chart.phases[key]}).")
+        if self.chart.freeze_through is not None:
+            raise ChartSettingError(
+                "The baseline is frozen; a frozen baseline and phases cannot be combined. "
+                "Unfreeze the baseline first.")
+        self._phase_started(actor=actor, period=date.fromisoformat(key), label=text)
+
+    @event("PhaseStarted")
+    def _phase_started(self, *, actor: str, period: date, label: str) -> None:
+        self.chart.phases[period.isoformat()] = label
+
+    def remove_phase(self, *, actor: str, period: object) -> None:
+        errors = FieldErrors()
+        if not is_day(period):
+            errors.add("period", "must be a date (YYYY-MM-DD)")
+        errors.raise_if_any()
+        assert isinstance(period, date)
+        if period.isoformat() not in self.chart.phases:
+            raise NotFoundError(f"No phase starts at {period}.")
+        self._phase_removed(actor=actor, period=period)
+
+    @event("PhaseRemoved")
+    def _phase_removed(self, *, actor: str, period: date) -> None:
+        del self.chart.phases[period.isoformat()]
+
+    def exclude_point(self, *, actor: str, period: object, reason: object) -> None:
+        """Keep the point on the chart but out of the centre line, limits and run rules."""
+        key = self._recorded("period", period)
+        errors = FieldErrors()
+        text = errors.text("reason", reason, max_length=NOTE_LENGTH)
+        errors.raise_if_any()
+        if key in self.chart.excluded:
+            raise ChartSettingError(f"{key} is already excluded ({self.chart.excluded[key]}).")
+        self._point_excluded(actor=actor, period=date.fromisoformat(key), reason=text)
+
+    @event("PointExcluded")
+    def _point_excluded(self, *, actor: str, period: date, reason: str) -> None:
+        self.chart.excluded[period.isoformat()] = reason
+
+    def include_point(self, *, actor: str, period: object, reason: object) -> None:
+        """Take an excluded point back into the limits; the reason stays in the history."""
+        key = self._recorded("period", period)
+        errors = FieldErrors()
+        text = errors.text("reason", reason, max_length=NOTE_LENGTH)
+        errors.raise_if_any()
+        if key not in self.chart.excluded:
+            raise ChartSettingError(f"{key} is not excluded.")
+        self._point_included(actor=actor, period=date.fromisoformat(key), reason=text)
+
+    @event("PointIncluded")
+    def _point_included(self, *, actor: str, period: date, reason: str) -> None:
+        del self.chart.excluded[period.isoformat()]
+
+    def flag_astronomical(self, *, actor: str, period: object, reason: object) -> None:
+        """A person's judgement (IHI run chart rules): the point is obviously different from
+        the rest. It is never computed."""
+        key = self._recorded("period", period)
+        errors = FieldErrors()
+        text = errors.text("reason", reason, max_length=NOTE_LENGTH)
+        errors.raise_if_any()
+        if key in self.chart.astronomical:
+            raise ChartSettingError(f"{key} is already flagged as astronomical.")
+        self._astronomical_flagged(actor=actor, period=date.fromisoformat(key), reason=text)
+
+    @event("AstronomicalPointFlagged")
+    def _astronomical_flagged(self, *, actor: str, period: date, reason: str) -> None:
+        self.chart.astronomical[period.isoformat()] = reason
+
+    def unflag_astronomical(self, *, actor: str, period: object) -> None:
+        key = self._recorded("period", period)
+        if key not in self.chart.astronomical:
+            raise ChartSettingError(f"{key} is not flagged as astronomical.")
+        self._astronomical_unflagged(actor=actor, period=date.fromisoformat(key))
+
+    @event("AstronomicalFlagRemoved")
+    def _astronomical_unflagged(self, *, actor: str, period: date) -> None:
+        del self.chart.astronomical[period.isoformat()]
+
+    def annotate(self, *, actor: str, on: object, text: object,
+                 today: date | None = None) -> None:
+        """A note on the chart's time axis ("new intake form"), on any day up to today."""
+        errors = FieldErrors()
+        if not is_day(on):
+            errors.add("on", "must be a date (YYYY-MM-DD)")
+        else:
+            assert isinstance(on, date)
+            if on.year < FIRST_YEAR:
+                errors.add("on", f"must be in {FIRST_YEAR} or later")
+            elif today is not None and on > today:
+                errors.add("on", f"{on} is in the future (today is {today})")
+        clean = errors.text("text", text, max_length=LABEL_LENGTH)
+        errors.raise_if_any()
+        assert isinstance(on, date)
+        if self.chart.annotations.get(on.isoformat()) == clean:
+            raise ChartSettingError(f"{on} already has this annotation.")
+        self._annotated(actor=actor, on=on, text=clean)
+
+    @event("Annotated")
+    def _annotated(self, *, actor: str, on: date, text: str) -> None:
+        self.chart.annotations[on.isoformat()] = text
+
+    def remove_annotation(self, *, actor: str, on: object) -> None:
+        if not is_day(on):
+            raise ValidationError({"on": "must be a date (YYYY-MM-DD)"})
+        assert isinstance(on, date)
+        if on.isoformat() not in self.chart.annotations:
+            raise NotFoundError(f"There is no annotation on {on}.")
+        self._annotation_removed(actor=actor, on=on)
+
+    @event("AnnotationRemoved")
+    def _annotation_removed(self, *, actor: str, on: date) -> None:
+        del self.chart.annotations[on.isoformat()]
 
 
 def _numbers_text(numbers: tuple[float | int | None, ...]) -> str:

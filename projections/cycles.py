@@ -18,11 +18,12 @@ from domain.initiative import ACT, DO, PLAN, PROPOSED, STUDY, Initiative
 from projections.base import Projection, handles
 
 TABLE = "cycles_v1"
+INITIATIVES = f"{TABLE}_initiatives"
 
 
 class Cycles(Projection):
     name = TABLE
-    tables = (TABLE,)
+    tables = (TABLE, INITIATIVES)
     ddl = (
         f"CREATE TABLE IF NOT EXISTS {TABLE} ("
         " initiative_id uuid NOT NULL,"
@@ -49,7 +50,7 @@ class Cycles(Projection):
         " WHERE measure_id IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_by_value ON {TABLE} (value_id)",
         # An initiative's title and status, kept here so cycle rows can carry them.
-        f"CREATE TABLE IF NOT EXISTS {TABLE}_initiatives ("
+        f"CREATE TABLE IF NOT EXISTS {INITIATIVES} ("
         " initiative_id uuid PRIMARY KEY,"
         " title text NOT NULL,"
         " status text NOT NULL)",
@@ -63,7 +64,7 @@ class Cycles(Projection):
         )
 
     def _initiative(self, curs: Cursor[Any], e: Any, column: str, value: str) -> None:
-        curs.execute(f"UPDATE {TABLE}_initiatives SET {column} = %s WHERE initiative_id = %s",
+        curs.execute(f"UPDATE {INITIATIVES} SET {column} = %s WHERE initiative_id = %s",
                      (value, e.originator_id))
         curs.execute(f"UPDATE {TABLE} SET {column} = %s WHERE initiative_id = %s",
                      (value, e.originator_id))
@@ -71,7 +72,7 @@ class Cycles(Projection):
     @handles(Initiative.Opened)
     def opened(self, curs: Cursor[Any], e: Any) -> None:
         curs.execute(
-            f"INSERT INTO {TABLE}_initiatives (initiative_id, title, status) VALUES (%s, %s, %s)",
+            f"INSERT INTO {INITIATIVES} (initiative_id, title, status) VALUES (%s, %s, %s)",
             (e.originator_id, e.title, PROPOSED),
         )
 
@@ -86,14 +87,14 @@ class Cycles(Projection):
     @handles(Initiative.CyclePlanned)
     def planned(self, curs: Cursor[Any], e: Any) -> None:
         curs.execute(
-            f"UPDATE {TABLE}_initiatives SET status = 'active'"
+            f"UPDATE {INITIATIVES} SET status = 'active'"
             " WHERE initiative_id = %s AND status = %s", (e.originator_id, PROPOSED))
         curs.execute(
             f"INSERT INTO {TABLE} (initiative_id, number, title, status, value_id, measure,"
             " measure_id, objective, intervention, training_step, prediction, phase, planned_at,"
             " updated_at)"
             f" SELECT %s, %s, i.title, i.status, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
-            f" FROM {TABLE}_initiatives i WHERE i.initiative_id = %s",
+            f" FROM {INITIATIVES} i WHERE i.initiative_id = %s",
             (e.originator_id, e.number, e.value_id, e.measure, _measure_id(e.measure_id),
              e.objective, e.intervention, e.training_step, e.prediction, PLAN, e.timestamp,
              e.timestamp, e.originator_id),

@@ -1,5 +1,6 @@
 """Measures and their data: the measures list, a measure's current data points, and every entry
-(recorded, imported, corrected) behind each point.
+(recorded, imported, corrected) behind each point; and how its charts are read (frozen baseline,
+phases, excluded and astronomical points, annotations).
 
 Rows hold event data only (times are the events' timestamps), so a rebuild gives the same rows.
 """
@@ -17,15 +18,17 @@ from domain.measure import Measure, point_value
 from projections.accounts import TABLE as ACCOUNTS
 from projections.base import Projection, handles
 
-TABLE = "measures_v1"
+TABLE = "measures_v2"  # v2: chart settings
 POINTS = f"{TABLE}_points"
 ENTRIES = f"{TABLE}_entries"
+MARKS = f"{TABLE}_marks"
+PHASE, ANNOTATION = "phase", "annotation"
 RECORDED, IMPORTED, CORRECTED = "recorded", "imported", "corrected"
 
 
 class MeasureData(Projection):
     name = TABLE
-    tables = (TABLE, POINTS, ENTRIES)
+    tables = (TABLE, POINTS, ENTRIES, MARKS)
     ddl = (
         f"CREATE TABLE IF NOT EXISTS {TABLE} ("
         " measure_id uuid PRIMARY KEY,"
@@ -43,6 +46,7 @@ class MeasureData(Projection):
         " points integer NOT NULL,"
         " first_period date,"
         " last_period date,"
+        " freeze_through date,"
         " version integer NOT NULL,"
         " defined_at timestamptz NOT NULL,"
         " updated_at timestamptz NOT NULL,"
@@ -59,6 +63,8 @@ class MeasureData(Projection):
         " recorded_by text NOT NULL,"
         " corrected_at timestamptz,"
         " corrected_by text,"
+        " excluded text,"  # the reason, while the point is left out of the limits
+        " astronomical text,"  # why a person flagged it, while flagged
         " PRIMARY KEY (measure_id, period))",
         f"CREATE TABLE IF NOT EXISTS {ENTRIES} ("
         " measure_id uuid NOT NULL,"
@@ -73,6 +79,12 @@ class MeasureData(Projection):
         " entered_at timestamptz NOT NULL,"
         " entered_by text NOT NULL,"
         " PRIMARY KEY (measure_id, period, version))",
+        f"CREATE TABLE IF NOT EXISTS {MARKS} ("
+        " measure_id uuid NOT NULL,"
+        " kind text NOT NULL,"  # phase | annotation
+        " day date NOT NULL,"
+        " label text NOT NULL,"
+        " PRIMARY KEY (measure_id, kind, day))",
     )
 
     def touch(self, curs: Cursor[Any], e: Any, assignments: str = "", params: tuple = ()) -> None:
@@ -163,13 +175,71 @@ class MeasureData(Projection):
         )
         self.touch(curs, e)
 
+    # --- how the charts are read ----------------------------------------------------------
+
+    @handles(Measure.BaselineFrozen)
+    def baseline_frozen(self, curs: Cursor[Any], e: Any) -> None:
+        self.touch(curs, e, "freeze_through = %s", (e.through,))
+
+    @handles(Measure.BaselineUnfrozen)
+    def baseline_unfrozen(self, curs: Cursor[Any], e: Any) -> None:
+        self.touch(curs, e, "freeze_through = NULL")
+
+    def _point_mark(self, curs: Cursor[Any], e: Any, column: str, value: str | None) -> None:
+        curs.execute(f"UPDATE {POINTS} SET {column} = %s WHERE measure_id = %s AND period = %s",
+                     (value, e.originator_id, e.period))
+        self.touch(curs, e)
+
+    @handles(Measure.PointExcluded)
+    def excluded(self, curs: Cursor[Any], e: Any) -> None:
+        self._point_mark(curs, e, "excluded", e.reason)
+
+    @handles(Measure.PointIncluded)
+    def included(self, curs: Cursor[Any], e: Any) -> None:
+        self._point_mark(curs, e, "excluded", None)
+
+    @handles(Measure.AstronomicalPointFlagged)
+    def flagged(self, curs: Cursor[Any], e: Any) -> None:
+        self._point_mark(curs, e, "astronomical", e.reason)
+
+    @handles(Measure.AstronomicalFlagRemoved)
+    def unflagged(self, curs: Cursor[Any], e: Any) -> None:
+        self._point_mark(curs, e, "astronomical", None)
+
+    def _mark(self, curs: Cursor[Any], e: Any, kind: str, day: Any, label: str | None) -> None:
+        if label is None:
+            curs.execute(f"DELETE FROM {MARKS} WHERE measure_id = %s AND kind = %s AND day = %s",
+                         (e.originator_id, kind, day))
+        else:
+            curs.execute(
+                f"INSERT INTO {MARKS} (measure_id, kind, day, label) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (measure_id, kind, day) DO UPDATE SET label = EXCLUDED.label",
+                (e.originator_id, kind, day, label))
+        self.touch(curs, e)
+
+    @handles(Measure.PhaseStarted)
+    def phase_started(self, curs: Cursor[Any], e: Any) -> None:
+        self._mark(curs, e, PHASE, e.period, e.label)
+
+    @handles(Measure.PhaseRemoved)
+    def phase_removed(self, curs: Cursor[Any], e: Any) -> None:
+        self._mark(curs, e, PHASE, e.period, None)
+
+    @handles(Measure.Annotated)
+    def annotated(self, curs: Cursor[Any], e: Any) -> None:
+        self._mark(curs, e, ANNOTATION, e.on, e.text)
+
+    @handles(Measure.AnnotationRemoved)
+    def annotation_removed(self, curs: Cursor[Any], e: Any) -> None:
+        self._mark(curs, e, ANNOTATION, e.on, None)
+
 
 # --- queries ---------------------------------------------------------------------------------
 
 _MEASURE_COLUMNS = (
     "measure_id, name, type, unit, direction, goal, numerator, denominator, data_source, owner,"
-    " frequency, value_ids, points, first_period, last_period, version, defined_at, updated_at,"
-    " updated_by"
+    " frequency, value_ids, points, first_period, last_period, freeze_through, version,"
+    " defined_at, updated_at, updated_by"
 )
 
 
@@ -186,7 +256,7 @@ async def measure(conn: asyncpg.Connection, measure_id: uuid.UUID) -> asyncpg.Re
 _POINT_COLUMNS = (
     "p.period, p.value, p.numerator, p.denominator, p.note, p.corrections > 0 AS corrected,"
     " p.corrections, p.recorded_at, p.recorded_by, r.login AS recorded_by_login,"
-    " p.corrected_at, p.corrected_by"
+    " p.corrected_at, p.corrected_by, p.excluded, p.astronomical"
 )
 _POINT_FROM = (
     f" FROM {POINTS} p LEFT JOIN {ACCOUNTS} r ON r.account_id::text = p.recorded_by"
@@ -220,4 +290,12 @@ async def entries(
         f" FROM {ENTRIES} e LEFT JOIN {ACCOUNTS} a ON a.account_id::text = e.entered_by"
         " WHERE e.measure_id = $1 AND e.period = $2 ORDER BY e.version",
         measure_id, period,
+    )
+
+
+async def marks(conn: asyncpg.Connection, measure_id: uuid.UUID) -> list[asyncpg.Record]:
+    """A measure's phases and annotations (kind, day, label), in time order."""
+    return await conn.fetch(
+        f"SELECT kind, day, label FROM {MARKS} WHERE measure_id = $1 ORDER BY day, kind",
+        measure_id,
     )

@@ -11,6 +11,7 @@ proportion, a u chart a rate, a c chart a count; run, I and MR charts take any u
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
 
@@ -21,10 +22,11 @@ from msgspec import Struct
 from domain.errors import ValidationError
 from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES, period_name
 from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, control_chart
-from projections import measure_data
+from service.api_chart_settings import ChartSettingsController
 from service.api_measures import errors, measure_row
 from service.auth import requires
 from service.chart_svg import KIND_NAMES, chart_description, chart_svg
+from service.measure_charts import ChartInputs, chart_inputs
 from service.services import Services, Svc
 
 KINDS = (RUN, *CONTROL_KINDS)
@@ -85,6 +87,17 @@ class PartOut(Struct):
     runs_signal: bool
 
 
+class MarkOut(Struct):
+    """A phase, an annotation or a PDSA cycle's Do-Study span on the time axis."""
+
+    kind: str  # phase | annotation | cycle
+    start: date
+    end: date | None
+    label: str
+    initiative_id: str | None = None  # cycles only
+    number: int | None = None
+
+
 class ChartOut(Struct):
     measure_id: str
     name: str
@@ -99,6 +112,7 @@ class ChartOut(Struct):
     signals: list[SignalOut]
     summaries: list[PartOut]
     sentences: list[str]
+    marks: list[MarkOut]
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -145,23 +159,32 @@ def chart_options(
 def observations(unit: str, kind: str, rows: list[Any]) -> list[Observation]:
     """The view's points as the statistics take them: numerator and denominator for p and u,
     the value otherwise."""
+    def marks(r: Any) -> dict[str, Any]:
+        excluded, astronomical = r.get("excluded"), r.get("astronomical")
+        return {"excluded": excluded is not None, "reason": excluded or "",
+                "astronomical": astronomical is not None}
+
     if kind in ("p", "u"):
-        return [Observation(r["period"], numerator=r["numerator"], denominator=r["denominator"])
-                for r in rows]
-    return [Observation(r["period"], float(r["value"])) for r in rows]
+        return [Observation(r["period"], numerator=r["numerator"], denominator=r["denominator"],
+                            **marks(r)) for r in rows]
+    return [Observation(r["period"], float(r["value"]), **marks(r)) for r in rows]
 
 
 async def compute(
     services: Services, measure_id: uuid.UUID, kind: str, rules: str, freeze: str | None,
     parts: str | None,
-) -> tuple[Any, ChartResult, int | None, tuple[int, ...]]:
+) -> tuple[Any, ChartResult, ChartInputs]:
+    """The chart as the measure's settings say; `freeze` or `parts` given in the query replace
+    the stored baseline and phases (to try another reading without storing it)."""
     row = await measure_row(services, measure_id)
     kind, rules, frozen, breaks = chart_options(row["unit"], kind, rules, freeze, parts)
-    points = await services.read(measure_data.points, measure_id)
-    result = control_chart(observations(row["unit"], kind, points), kind, freeze=frozen,
-                           parts=breaks, rules=rules,
+    inputs = await chart_inputs(services, row)
+    if (freeze and freeze.strip()) or (parts and parts.strip()):
+        inputs = replace(inputs, freeze=frozen, parts=breaks)
+    result = control_chart(observations(row["unit"], kind, inputs.points), kind,
+                           freeze=inputs.freeze, parts=inputs.parts, rules=rules,
                            period_names=lambda x: period_name(x, row["frequency"]))
-    return row, result, frozen, breaks
+    return row, result, inputs
 
 
 def _plain(number: Any) -> Any:
@@ -170,8 +193,9 @@ def _plain(number: Any) -> Any:
     return number
 
 
-def chart_out(row: Any, result: ChartResult, breaks: tuple[int, ...]) -> ChartOut:
+def chart_out(row: Any, result: ChartResult, inputs: ChartInputs) -> ChartOut:
     points = result.points
+    breaks = inputs.parts
     return ChartOut(
         measure_id=str(row["measure_id"]), name=row["name"], unit=row["unit"], kind=result.kind,
         kind_name=KIND_NAMES[result.kind], rules=result.rules, freeze=result.freeze,
@@ -208,6 +232,7 @@ def chart_out(row: Any, result: ChartResult, breaks: tuple[int, ...]) -> ChartOu
             for x in result.parts
         ],
         sentences=list(result.sentences),
+        marks=[MarkOut(**mark) for mark in inputs.marks],
     )
 
 
@@ -230,8 +255,8 @@ class ChartController(Controller):
         self, services: Svc, measure_id: FromPath[uuid.UUID], kind: KIND = RUN,
         rules: RULES = "anhoej", freeze: FREEZE = None, parts: PARTS = None,
     ) -> ChartOut:
-        row, result, _, breaks = await compute(services, measure_id, kind, rules, freeze, parts)
-        return chart_out(row, result, breaks)
+        row, result, inputs = await compute(services, measure_id, kind, rules, freeze, parts)
+        return chart_out(row, result, inputs)
 
 
 class ChartImageController(Controller):
@@ -245,14 +270,15 @@ class ChartImageController(Controller):
         self, services: Svc, measure_id: FromPath[uuid.UUID], kind: KIND = RUN,
         rules: RULES = "anhoej", freeze: FREEZE = None, parts: PARTS = None,
     ) -> Response[str]:
-        row, result, _, _ = await compute(services, measure_id, kind, rules, freeze, parts)
+        row, result, inputs = await compute(services, measure_id, kind, rules, freeze, parts)
         label = "moving range" if result.kind == "mr" else VALUE_LABELS.get(row["unit"], "")
         svg = chart_svg(
             result, title=f"{row['name']}: {KIND_NAMES[result.kind]}",
             description=chart_description(result, row["name"]), value_label=label,
+            markers=inputs.markers,
         )
         return Response(svg, media_type="image/svg+xml; charset=utf-8",
                         headers={"Cache-Control": "private, no-cache"})
 
 
-CHART_CONTROLLERS = [ChartController, ChartImageController]
+CHART_CONTROLLERS = [ChartController, ChartImageController, ChartSettingsController]

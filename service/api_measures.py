@@ -99,7 +99,18 @@ def measure_out(measure: Measure) -> m.MeasureOut:
         first_period=data[0].period if data else None,
         last_period=data[-1].period if data else None,
         version=measure.version, updated_at=measure.modified_on,
+        chart=chart_settings_out(measure),
     )
+
+
+def chart_settings_out(measure: Measure) -> m.ChartSettingsOut:
+    def notes(by_day: dict[str, str]) -> list[m.PeriodNote]:
+        return [m.PeriodNote(date.fromisoformat(day), text) for day, text in sorted(by_day.items())]
+
+    c = measure.chart
+    return m.ChartSettingsOut(
+        freeze_through=c.freeze_through, phases=notes(c.phases), excluded=notes(c.excluded),
+        astronomical=notes(c.astronomical), annotations=notes(c.annotations))
 
 
 def summary_out(row: Any) -> m.MeasureSummary:

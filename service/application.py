@@ -20,7 +20,7 @@ from eventsourcing.utils import get_topic
 from domain.account import Account, account_id
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.initiative import Cycle, Initiative, TeamMember
-from domain.measure import DataPoint, Measure, OperationalDefinition
+from domain.measure import ChartSettings, DataPoint, Measure, OperationalDefinition
 from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
@@ -122,7 +122,7 @@ class CQIApplication(Application[uuid.UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
         for cls in (Cycle, TeamMember, Value, PracticeStandard, DataPoint,
-                    OperationalDefinition):
+                    OperationalDefinition, ChartSettings):
             transcoder.register(dataclass_transcoding(cls))
 
     # --- plumbing ------------------------------------------------------------------------
@@ -478,6 +478,63 @@ class CQIApplication(Application[uuid.UUID]):
         return self._change(Measure, measure_id, expected_version, lambda m: m.revise(
             actor=actor, name=name, type=type, definition=definition, unit=unit,
             direction=direction, goal=goal, value_ids=value_ids, known_value_ids=known))
+
+    # How a measure's charts are read: baseline, phases, exclusions, flags, annotations.
+
+    def _change_chart(self, measure_id: uuid.UUID, expected_version: int | None,
+                      decide: Callable[[Measure], None]) -> Receipt:
+        return self._change(Measure, measure_id, expected_version, decide)
+
+    def freeze_baseline(self, measure_id: uuid.UUID, *, actor: str, through: object,
+                        expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.freeze_baseline(
+            actor=actor, through=through))
+
+    def unfreeze_baseline(self, measure_id: uuid.UUID, *, actor: str,
+                          expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.unfreeze_baseline(
+            actor=actor))
+
+    def start_phase(self, measure_id: uuid.UUID, *, actor: str, period: object, label: object,
+                    expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.start_phase(
+            actor=actor, period=period, label=label))
+
+    def remove_phase(self, measure_id: uuid.UUID, *, actor: str, period: object,
+                     expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.remove_phase(
+            actor=actor, period=period))
+
+    def exclude_point(self, measure_id: uuid.UUID, *, actor: str, period: object,
+                      reason: object, expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.exclude_point(
+            actor=actor, period=period, reason=reason))
+
+    def include_point(self, measure_id: uuid.UUID, *, actor: str, period: object,
+                      reason: object, expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.include_point(
+            actor=actor, period=period, reason=reason))
+
+    def flag_astronomical(self, measure_id: uuid.UUID, *, actor: str, period: object,
+                          reason: object, expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.flag_astronomical(
+            actor=actor, period=period, reason=reason))
+
+    def unflag_astronomical(self, measure_id: uuid.UUID, *, actor: str, period: object,
+                            expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.unflag_astronomical(
+            actor=actor, period=period))
+
+    def annotate_measure(self, measure_id: uuid.UUID, *, actor: str, on: object, text: object,
+                         today: date | None = None,
+                         expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.annotate(
+            actor=actor, on=on, text=text, today=today))
+
+    def remove_annotation(self, measure_id: uuid.UUID, *, actor: str, on: object,
+                          expected_version: int | None = None) -> Receipt:
+        return self._change_chart(measure_id, expected_version, lambda m: m.remove_annotation(
+            actor=actor, on=on))
 
     def record_data_point(
         self, measure_id: uuid.UUID, *, actor: str, period: object, value: object = None,

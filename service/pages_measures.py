@@ -32,6 +32,7 @@ from service.api_charts import KINDS, UNIT_FOR_KIND, VALUE_LABELS, chart_options
 from service.api_measures import errors_by_line, filename, measure_row
 from service.auth import requires
 from service.chart_svg import KIND_NAMES, chart_description, chart_svg, chart_table
+from service.measure_charts import ChartInputs, chart_inputs
 from service.pages_base import (
     Forms,
     FormState,
@@ -142,10 +143,12 @@ async def render_measures(request: Req, services: Services, forms: Forms | None 
     )
 
 
-def build_chart(row: Any, points: list[Any], kind: str, rules: str
+def build_chart(row: Any, inputs: ChartInputs, kind: str, rules: str
                 ) -> tuple[str, str, dict[str, Any] | None, str]:
     """The chart the page shows: (kind, rules, chart context or None, the refusal in words).
-    A kind or rule set that does not fit is refused and the run chart shown instead."""
+    A kind or rule set that does not fit is refused and the run chart shown instead. `inputs`
+    (service/measure_charts.py `chart_inputs`): the points and the measure's chart settings."""
+    points = inputs.points
     refusal = ""
     try:
         kind, rules, _, _ = chart_options(row["unit"], kind, rules, None, None)
@@ -158,6 +161,7 @@ def build_chart(row: Any, points: list[Any], kind: str, rules: str
         return kind, rules, None, refusal
     try:
         result = control_chart(observations(row["unit"], kind, points), kind, rules=rules,
+                               freeze=inputs.freeze, parts=inputs.parts,
                                period_names=lambda x: period_name(x, row["frequency"]))
     except DomainError as exc:
         reason = exc.errors if isinstance(exc, ValidationError) else exc.reason
@@ -166,7 +170,7 @@ def build_chart(row: Any, points: list[Any], kind: str, rules: str
     title = f"{row['name']}: {KIND_NAMES[result.kind]}"
     chart = {
         "svg": chart_svg(result, title=title, description=chart_description(result, row["name"]),
-                         value_label=label),
+                         value_label=label, markers=inputs.markers),
         "sentences": list(result.sentences),
         "chart_rows": chart_table(result),
         "caption": title,
@@ -181,8 +185,9 @@ async def render_measure(
 ) -> Template:
     forms = forms or Forms()
     row = await measure_row(services, measure_id)
-    points = await services.read(measure_data.points, measure_id)
-    kind, rules, chart, refusal = build_chart(row, points, kind, rules)
+    inputs = await chart_inputs(services, row)
+    points = inputs.points
+    kind, rules, chart, refusal = build_chart(row, inputs, kind, rules)
     names, _ = await value_names(services)
     code = status or forms.status
     if refusal and code == 200:

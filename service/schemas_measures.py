@@ -54,6 +54,7 @@ class MeasureOut(Struct):
     last_period: date | None
     version: int
     updated_at: datetime
+    chart: ChartSettingsOut | None = None  # how its charts are read (baseline, phases, ...)
 
 
 class MeasureSummary(Struct):
@@ -159,4 +160,42 @@ class ImportPreviewOut(Struct):
 
 class ImportDone(Struct):
     imported: int
+    version: int
+
+
+# --- how a measure's charts are read ---------------------------------------------------------
+
+
+class BaselineIn(Body):
+    through: date  # the last period of the frozen baseline
+
+
+class PhaseIn(Body):
+    period: date  # the first period of the new phase
+    label: str  # e.g. "New call script adopted"
+
+
+class ReasonIn(Body):
+    reason: str
+
+
+class AnnotationIn(Body):
+    on: date  # any day up to today
+    text: str
+
+
+class PeriodNote(Struct):
+    period: date
+    text: str  # a phase's label, an exclusion's reason, why a point is astronomical, a note
+
+
+class ChartSettingsOut(Struct):
+    freeze_through: date | None
+    phases: list[PeriodNote]
+    excluded: list[PeriodNote]
+    astronomical: list[PeriodNote]
+    annotations: list[PeriodNote]
+
+
+class SettingSaved(Struct):
     version: int

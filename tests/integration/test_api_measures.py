@@ -19,7 +19,7 @@ from tests.integration.measures_support import (
 
 UNKNOWN = str(uuid.uuid4())
 MEASURE_FIELDS = {"id", "name", "type", "definition", "unit", "direction", "goal", "value_ids",
-                  "points", "first_period", "last_period", "version", "updated_at"}
+                  "points", "first_period", "last_period", "version", "updated_at", "chart"}
 POINT_FIELDS = {"period", "value", "numerator", "denominator", "note", "corrected",
                 "corrections", "recorded_at", "recorded_by", "recorded_by_login"}
 GOOD_CSV = ("period,value,numerator,denominator,note\r\n"

@@ -14,14 +14,15 @@ from psycopg import sql
 
 from projections.accounts import TABLE as ACCOUNTS
 from projections.cycle_board import TABLE as CYCLE_BOARD
+from projections.cycles import INITIATIVES as CYCLE_INITIATIVES
 from projections.measure_data import ENTRIES as MEASURE_ENTRIES
 from projections.measure_data import POINTS as MEASURE_POINTS
 from projections.measure_data import TABLE as MEASURES
 from projections.overdue_revisits import TABLE as REVISITS
 from projections.value_names import TABLE as VALUE_NAMES
 from service.projection_runner import ProjectionRunner, all_projections
-from tests.integration.conftest import charter_body
-from tests.integration.measures_support import measures_with_data
+from tests.integration.conftest import charter_body, plan_body
+from tests.integration.measures_support import define_measure, import_csv, measures_with_data
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW_TABLES = sorted({table for projection in all_projections() for table in projection.tables})
@@ -85,6 +86,25 @@ async def a_realistic_agency(agency, services) -> None:
     await agency.revisit(subject="values", due_on="2024-11-30")
 
     await measures_with_data(agency)
+    visits = await define_measure(agency, name="Days to first visit", unit="continuous",
+                                  direction="down", goal=None, definition={"denominator": ""})
+    await import_csv(agency, visits, "period,value\n" + "".join(
+        f"2025-{m:02d}-01,{v}\n" for m, v in zip(range(1, 9), [9, 8, 9, 7, 4, 5, 4, 30],
+                                                  strict=True)))
+    settings = f"/api/v1/measures/{visits}"
+    agency.ok(await c.post(f"{settings}/phases", headers=member,
+                           json={"period": "2025-05-01", "label": "Same-day assignment"}), 201)
+    agency.ok(await c.post(f"{settings}/annotations", headers=member,
+                           json={"on": "2025-03-10", "text": "Two workers left"}), 201)
+    agency.ok(await c.post(f"{settings}/data/2025-08-01/exclude", headers=member,
+                           json={"reason": "Migration week"}))
+    agency.ok(await c.post(f"{settings}/data/2025-08-01/astronomical", headers=member,
+                           json={"reason": "Migration week"}))
+    linked = await agency.initiative(title="Same-day visits")
+    agency.ok(await c.post(f"/api/v1/initiatives/{linked}/cycles", headers=member,
+                           json=plan_body(await agency.default_value(), measure_id=visits)), 201)
+    agency.ok(await c.post(f"/api/v1/initiatives/{linked}/cycles/1/do", headers=member,
+                           json={"observations": "Tried", "started_on": "2025-05-02"}))
     published = (await agency.listing("/api/v1/measures"))[0]["id"]
     for step in ("open", f"measures/{published}/publish", f"initiatives/{sustained}/publish",
                  f"initiatives/{abandoned}/publish", f"initiatives/{abandoned}/withdraw"):
@@ -108,7 +128,7 @@ def run_cli_rebuild(database_url: str, data_dir: Path) -> subprocess.CompletedPr
 async def live_views(agency, services, settings):
     await a_realistic_agency(agency, services)
     views = snapshot(settings.database_url)
-    assert all(views.values()), {table: len(rows) for table, rows in views.items()}
+    assert all(views.values()), {table: len(rows) for table, rows in views.items() if not rows}
     return views
 
 
@@ -175,5 +195,6 @@ async def test_a_batch_read_before_a_rebuild_is_not_applied_to_the_rebuilt_views
     titles = sorted(row[1] for row in views[CYCLE_BOARD])
     assert titles == sorted([row[1] for row in live_views[CYCLE_BOARD]]
                             + ["Written during the rebuild"])
-    assert {t: v for t, v in views.items() if t != CYCLE_BOARD} == {
-        t: v for t, v in live_views.items() if t != CYCLE_BOARD}
+    opened = {CYCLE_BOARD, CYCLE_INITIATIVES}  # the views an opened initiative adds a row to
+    assert {t: v for t, v in views.items() if t not in opened} == {
+        t: v for t, v in live_views.items() if t not in opened}
