@@ -8,6 +8,7 @@ here is a 404, and so is any item that is not published (whether or not it exist
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -21,6 +22,7 @@ from domain.publication import INITIATIVE, MEASURE
 from domain.spc import RULE_SETS, RUN
 from projections import measure_data, published
 from service.chart_svg import KIND_NAMES
+from service.measure_charts import ChartInputs, chart_inputs
 from service.pages_base import local_day, paragraphs
 from service.pages_measures import (
     DIRECTION_NAMES,
@@ -71,9 +73,26 @@ async def unless_public(request: Req, services: Services, kind: str, raw_id: str
 
 async def public_measure_chart(services: Services, measure_id: uuid.UUID, kind: str,
                                rules: str) -> tuple[Any, list[Any], tuple[Any, ...]]:
+    """The measure's row, points and chart, drawn as the signed-in page draws it (`build_chart`
+    on the measure's stored chart settings), except that a PDSA cycle's marker names its
+    initiative only when that initiative is published too."""
     row = await services.read(measure_data.measure, measure_id)
-    points = await services.read(measure_data.points, measure_id)
-    return row, points, build_chart(row, points, kind, rules)
+    if row is None:
+        return None, [], (kind, rules, None, "")
+    inputs = await chart_inputs(services, row)  # the points and the measure's chart settings
+    public = {str(i) for i in await services.read(published.initiative_ids)}
+    inputs = without_unpublished_titles(inputs, public)
+    return row, inputs.points, build_chart(row, inputs, kind, rules)
+
+
+def without_unpublished_titles(inputs: ChartInputs, public: set[str]) -> ChartInputs:
+    """Cycle markers keep their span; one of an unpublished initiative loses its title."""
+    markers = []
+    for marker, mark in zip(inputs.markers, inputs.marks, strict=True):
+        if mark["kind"] == "cycle" and mark.get("initiative_id") not in public:
+            marker = dataclasses.replace(marker, label=f"PDSA cycle {mark['number']}")
+        markers.append(marker)
+    return dataclasses.replace(inputs, markers=markers)
 
 
 class PublicPages(Controller):

@@ -337,3 +337,31 @@ async def test_publishing_through_the_page_stores_events_naming_the_leader(servi
                                                   "MeasurePublished"]
     assert {e.actor for e in events} == {str(lee.id)}
     assert events[1].note == "The board agreed" and events[2].measure_id == measure_id
+
+
+async def test_a_cycle_marker_names_its_initiative_only_once_that_is_published(
+        services, people, anonymous):
+    value_id = (await agency_values(services, "Stability"))[0]
+    measure_id = await a_measure_with_data(services, value_id)
+    initiative_id = await an_initiative(services, value_id, title="Calls before meetings")
+    await services.command(services.cqi.plan_cycle, initiative_id, actor="test", plan={
+        "value_id": value_id, "objective": "Fewer moves", "prediction": "Two fewer a month",
+        "measure": "Placement moves", "measure_id": measure_id,
+        "intervention": "A stability meeting before a move", "training_step": "Coach it"})
+    await services.command(services.cqi.record_do, initiative_id, 1, actor="test",
+                           observations="Held", started_on=date(2025, 6, 1))
+    await services.command(services.cqi.record_study, initiative_id, 1, actor="test",
+                           result="One fewer", learning="It helps",
+                           studied_on=date(2025, 9, 1))
+    leader = await people.browser("lee", "leader")
+    staff_chart = chart_of(await leader.get(f"/measures/{measure_id}"))
+    assert "Calls before meetings" in staff_chart
+    await publish_through_the_page(leader, measure_id)
+
+    public_chart = chart_of((await anonymous.get(f"/public/measures/{measure_id}")).text)
+    assert "Calls before meetings" not in public_chart
+    assert "PDSA cycle 1" in public_chart
+
+    await leader.submit(f"/publishing/initiatives/{initiative_id}/publish")
+    public_chart = chart_of((await anonymous.get(f"/public/measures/{measure_id}")).text)
+    assert public_chart == staff_chart
