@@ -130,6 +130,7 @@ class Loaded:
     initiatives: list[tuple[str, str]] = field(default_factory=list)  # (title, status)
     revisits: list[str] = field(default_factory=list)
     measures: list[tuple[str, str]] = field(default_factory=list)  # (name, what it shows)
+    measure_ids: dict[str, str] = field(default_factory=dict)  # name -> id, for cycle plans
     to_publish: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)  # (kind, id, name)
 
 
@@ -147,9 +148,9 @@ def load_demo(app: CQIApplication, settings: Settings, *, force: bool) -> str:
     loaded = Loaded()
     add_accounts(app, settings, existing, loaded)
     add_mission_and_values(app, loaded)
+    add_measures(app, loaded, today)  # before the initiatives, whose cycles link them
     add_initiatives(app, loaded, today)
     add_revisits(app, loaded, today)
-    add_measures(app, loaded, today)
     add_publication(app, loaded)
     return summary(settings, loaded)
 
@@ -282,8 +283,10 @@ def families_at_the_table(app: CQIApplication, loaded: Loaded, today: date) -> N
         ],
     ).id
     loaded.to_publish.append(("initiative", initiative_id, title))
+    months = months_back(today, len(CASE_PLAN_SURVEY))  # the survey's months (add_measures)
     app.plan_cycle(initiative_id, actor=maria, plan={
         "value_id": values["Family engagement"],
+        "measure_id": loaded.measure_ids["Parents who helped write their case plan"],
         "objective": "Test whether a family team meeting in which the parents co-write the case "
                      "plan makes them feel valued and included.",
         "questions": "Do parents come when invited by phone and letter? Afterwards, do they say "
@@ -306,6 +309,7 @@ def families_at_the_table(app: CQIApplication, loaded: Loaded, today: date) -> N
                      "families who had asked for Spanish met without an interpreter because one "
                      "was booked too late.",
         data_collected="9 cards returned; 5 agree or strongly agree (56%).",
+        started_on=months[CHANGE_MONTH], today=today,
     )
     app.record_study(
         initiative_id, 1, actor=sam,
@@ -314,6 +318,7 @@ def families_at_the_table(app: CQIApplication, loaded: Loaded, today: date) -> N
         learning="Meeting times set around the office shut out working parents, and an "
                  "interpreter booked late means a family cannot really take part. Being invited "
                  "is not the same as being included.",
+        studied_on=months[SPREAD_MONTH] - timedelta(days=6), today=today,
     )
     app.decide_act(
         initiative_id, 1, actor=maria, decision=ADAPT,
@@ -344,6 +349,7 @@ def families_at_the_table(app: CQIApplication, loaded: Loaded, today: date) -> N
                      "the spot.",
         data_collected="14 cards returned; 10 agree or strongly agree (71%). Meetings held: "
                        "14 of 15 offered (93%).",
+        started_on=months[SPREAD_MONTH], today=today,
     )
     loaded.initiatives.append((title, "active, cycle 2 in Do (cycle 1 adapted)"))
 
@@ -378,6 +384,7 @@ def every_child_seen(app: CQIApplication, loaded: Loaded, today: date) -> None:
     ).id
     app.plan_cycle(initiative_id, actor=sam, plan={
         "value_id": values["Child safety"],
+        "measure_id": loaded.measure_ids["Visits documenting all three child-safety standards"],
         "objective": "Test a one-page visit guide that walks the worker through the three "
                      "child-safety standards before leaving the home.",
         "questions": "Do workers use the guide at each visit? Does the visit record then show "
@@ -748,6 +755,7 @@ def case_plans(app: CQIApplication, loaded: Loaded, today: date) -> None:
         value_ids=[values["Family engagement"], values["Cultural humility"]],
     ).id
     loaded.to_publish.append(("measure", measure_id, name))
+    loaded.measure_ids[name] = str(measure_id)
     months = months_back(today, len(CASE_PLAN_SURVEY))
     notes = {
         CHANGE_MONTH: "Family team meetings begin in Unit 3: parents co-write the case plan.",
@@ -784,6 +792,7 @@ def safety_visits(app: CQIApplication, loaded: Loaded, today: date) -> None:
         },
         value_ids=[values["Child safety"]],
     ).id
+    loaded.measure_ids[name] = str(measure_id)
     months = months_back(today, len(SAFETY_VISITS))
     notes = {
         SHORT_STAFFED_MONTH: "Placement Unit short-staffed: three of eight caseworker posts "
@@ -804,6 +813,9 @@ def safety_visits(app: CQIApplication, loaded: Loaded, today: date) -> None:
         reason=f"{DOUBLE_COUNTED_VISITS} visits were counted twice when the two reviewers' "
                "spreadsheets were merged; the duplicates are removed.",
     )
+    app.annotate_measure(
+        measure_id, actor=sam, on=months[SHORT_STAFFED_MONTH] + timedelta(days=4),
+        text="Three of eight Placement Unit posts vacant", today=today)
     loaded.measures.append((name, (
         f"process, {len(months)} months; p chart: "
         f"{month_text(months[SHORT_STAFFED_MONTH])} below the lower limit (the unit was "

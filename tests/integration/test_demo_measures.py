@@ -18,6 +18,7 @@ from service.demo import (
     DOUBLE_COUNTED_MONTH,
     SAFETY_VISITS,
     SHORT_STAFFED_MONTH,
+    SPREAD_MONTH,
 )
 from tests.integration.test_cli import bearer, cqi, environment, serving
 
@@ -124,3 +125,18 @@ async def test_the_demo_measures_show_a_shift_and_a_point_beyond_a_limit(cli_env
         assert days[0]["period"] == began.isoformat()
         assert not [s for s in control_chart(observations(days), "i").signals
                     if s.kind == BEYOND_LIMITS]
+
+        # The chart marks what people did: each linked PDSA cycle's test and a note.
+        chart = (await client.get(f"/api/v1/measures/{measures[CASE_PLANS]['id']}/chart",
+                                  headers=viewer)).json()
+        cycles = [(m["number"], m["start"], m["end"]) for m in chart["marks"]
+                  if m["kind"] == "cycle"]
+        assert [(number, start) for number, start, _ in cycles] == [
+            (1, began.isoformat()), (2, periods[SPREAD_MONTH].isoformat())]
+        assert cycles[0][2] < periods[SPREAD_MONTH].isoformat()  # studied before cycle 2 began
+        assert cycles[1][2] == today.isoformat()  # still testing
+        assert any(s["kind"] == "long_run" for s in chart["signals"])
+        safety_chart = (await client.get(
+            f"/api/v1/measures/{measures[SAFETY]['id']}/chart?kind=p", headers=viewer)).json()
+        assert [m["label"] for m in safety_chart["marks"]] == [
+            "Three of eight Placement Unit posts vacant"]
