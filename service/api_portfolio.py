@@ -38,6 +38,7 @@ from service import schemas as s
 from service.api import errors, revisit_out
 from service.api_charts import observations
 from service.auth import requires
+from service.measure_charts import ChartInputs, settle
 from service.services import Services, Svc
 
 STATUSES = (PROPOSED, ACTIVE, *CONCLUSIONS)
@@ -208,22 +209,22 @@ class Dashboard:
         return sum(self.by_status.values())
 
 
-def latest_signal(row: Any, points: list[Any]) -> MeasureSignal | None:
-    """The measure's run chart, as its page first shows it, and the signals whose points take
-    in its most recent one. A signal about a whole part of the chart (too few crossings or
-    runs) names no points, so it is not a signal of the last period."""
+def latest_signal(row: Any, inputs: ChartInputs) -> MeasureSignal | None:
+    """The measure's run chart, drawn as its page first draws it (its frozen baseline, phases
+    and excluded points included), and the signals whose points take in its most recent one.
+    A signal about a whole part of the chart (too few crossings or runs) names no points, so it
+    is not a signal of the last period."""
+    points = inputs.points
     if not points:
         return None
     try:
         chart = run_chart(observations(row["unit"], RUN, points), rules=SIGNAL_RULES,
+                          freeze=inputs.freeze, parts=inputs.parts,
                           period_names=lambda x: period_name(x, row["frequency"]))
     except DomainError:
         return None
     last = len(chart.points) - 1
-    sentences = tuple(
-        signal.sentence for signal in chart.signals
-        if last in signal.indices
-    )
+    sentences = tuple(signal.sentence for signal in chart.signals if last in signal.indices)
     if not sentences:
         return None
     return MeasureSignal(row["measure_id"], row["name"], row["unit"], row["frequency"],
@@ -241,7 +242,9 @@ async def read_dashboard(services: Services, stale_days: int) -> Dashboard:
         signals = []
         for row in measures:
             if row["points"]:
-                found = latest_signal(row, await measure_data.points(conn, row["measure_id"]))
+                inputs = settle(row, await measure_data.points(conn, row["measure_id"]),
+                                await measure_data.marks(conn, row["measure_id"]), [], today)
+                found = latest_signal(row, inputs)
                 if found is not None:
                     signals.append(found)
     statuses = Counter(r["status"] for r in initiatives)

@@ -293,3 +293,18 @@ async def test_the_portfolio_routes_are_in_the_openapi_document(client):
     assert [p["name"] for p in board["parameters"]] == ["stale_days"]
     assert {"200", "401", "403"} <= set(document["paths"]["/api/v1/alignment"]["get"]
                                         ["responses"])
+
+
+async def test_a_signal_is_read_from_the_chart_as_the_measure_page_draws_it(agency):
+    shifted = await define_measure(agency, name="Visits on time", unit="count",
+                                   definition={"denominator": ""}, goal=None)
+    await import_csv(agency, shifted, monthly_csv(SHIFT_AT_THE_END))
+    assert [m["name"] for m in (await dashboard(agency))["measures_with_signals"]] == [
+        "Visits on time"]
+
+    agency.ok(await agency.client.post(
+        f"/api/v1/measures/{shifted}/phases", headers=agency.member,
+        json={"period": "2024-09-01", "label": "New visit schedule adopted"}), 201)
+
+    # the shift is the new phase's level: its own median, and no signal within it
+    assert (await dashboard(agency))["measures_with_signals"] == []
