@@ -1,11 +1,15 @@
-"""Measures and their data: everyone signed in reads them and their charts; leaders define
-measures; CQI team members record, correct, import and export data points."""
+"""Measures and their data: everyone signed in reads them and their charts; leaders define and
+revise measures; CQI team members record, correct, import and export data points, and set how
+a measure's charts are read (a frozen baseline, phases, excluded and astronomical points,
+annotations)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -22,6 +26,7 @@ from domain.measure import (
     TYPES,
     UNIT_NAMES,
     UNITS,
+    WEEKLY,
     Measure,
     period_name,
 )
@@ -53,7 +58,21 @@ TARGET = "#measure"
 NOTICES = {
     "recorded": "The data point is recorded.",
     "corrected": "The data point is corrected; the earlier numbers stay in its history.",
+    "revised": "The definition is revised; the earlier one stays in the measure's history.",
+    "frozen": "The baseline is frozen: later points are judged against it.",
+    "unfrozen": "The baseline is unfrozen: the centre line and limits come from every point "
+                "again.",
+    "phase-started": "The phase is started: its centre line and limits come from its own "
+                     "points.",
+    "phase-removed": "The phase is removed.",
+    "excluded": "The point is left out of the centre line and limits; it stays on the chart.",
+    "included": "The point counts toward the centre line and limits again.",
+    "flagged": "The point is flagged as astronomical.",
+    "unflagged": "The point is no longer flagged as astronomical.",
+    "annotated": "The annotation is on the chart.",
+    "annotation-removed": "The annotation is removed.",
 }
+READING = "#reading"
 TYPE_NAMES = {"outcome": "Outcome", "process": "Process", "balancing": "Balancing"}
 UNIT_LABELS = {"count": "Count", "proportion": "Proportion", "rate": "Rate",
                "continuous": "Continuous value"}
@@ -84,6 +103,79 @@ def goal_number(raw: str) -> object:
         percent = number(raw.removesuffix("%"))
         return percent / 100 if isinstance(percent, int | float) else raw
     return number(raw)
+
+
+def goal_text(goal: Any, unit: str) -> str:
+    """A goal as the revise form shows it: a proportion's as a percentage (0.8 → 80%), which
+    reads back as the same number."""
+    if goal is None:
+        return ""
+    if unit == PROPORTION:
+        return measure_csv.number_text(round(float(goal) * 100, 9)) + "%"
+    return measure_csv.number_text(goal)
+
+
+def period_words(period: date, frequency: str) -> str:
+    """'March 2025', 'Q1 2025', 'the week of 3 March 2025'."""
+    words = period_name(period, frequency)
+    return f"the {words}" if frequency == WEEKLY else words
+
+
+def day_words(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def chart_reading(row: Any, points: list[Any], marks: list[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """How the chart is read, one entry a setting, in words: what it is, the form that undoes
+    it (its name and action) and whether undoing it asks why."""
+    here = f"/measures/{row['measure_id']}"
+    frequency = row["frequency"]
+    reading: list[dict[str, Any]] = []
+    if row["freeze_through"] is not None:
+        through = row["freeze_through"]
+        count = sum(1 for p in points if p["period"] <= through)
+        reading.append({
+            "kind": "frozen",
+            "words": f"Baseline frozen through {period_words(through, frequency)}",
+            "detail": f"centre line and limits from its first {count} points, extended forward",
+            "form": "unfreeze", "action": f"{here}/baseline/unfreeze", "button": "Unfreeze"})
+    for m in marks:
+        if m["kind"] == measure_data.PHASE:
+            key = m["start"].isoformat()
+            reading.append({
+                "kind": "phase",
+                "words": f"Phase from {period_words(m['start'], frequency)}: {m['label']}",
+                "detail": "", "form": f"unphase-{key}",
+                "action": f"{here}/phases/{key}/remove", "button": "Remove"})
+    for p in points:
+        key = p["period"].isoformat()
+        if p["excluded"] is not None:
+            reading.append({
+                "kind": "excluded",
+                "words": f"{period_words(p['period'], frequency)} excluded: {p['excluded']}",
+                "detail": "", "form": f"include-{key}", "reason": True,
+                "action": f"{here}/exclusions/{key}/include", "button": "Include"})
+    for p in points:
+        key = p["period"].isoformat()
+        if p["astronomical"] is not None:
+            reading.append({
+                "kind": "astronomical",
+                "words": f"{period_words(p['period'], frequency)} flagged astronomical: "
+                         f"{p['astronomical']}",
+                "detail": "", "form": f"unflag-{key}",
+                "action": f"{here}/astronomical/{key}/unflag", "button": "Remove the flag"})
+    for m in marks:
+        if m["kind"] == measure_data.ANNOTATION:
+            key = m["start"].isoformat()
+            reading.append({
+                "kind": "annotation",
+                "words": f"Annotation {day_words(m['start'])}: {m['label']}",
+                "detail": "", "form": f"unannotate-{key}",
+                "action": f"{here}/annotations/{key}/remove", "button": "Remove"})
+    for entry in reading:
+        entry.setdefault("reason", False)
+    return reading
 
 
 def shown(value: Any) -> str:
@@ -188,10 +280,14 @@ async def render_measure(
     inputs = await chart_inputs(services, row)
     points = inputs.points
     kind, rules, chart, refusal = build_chart(row, inputs, kind, rules)
-    names, _ = await value_names(services)
+    names, choices = await value_names(services)
     code = status or forms.status
     if refusal and code == 200:
         code = 400
+    options = [(p["period"].isoformat(), f"{p['period'].day} {p['period']:%b %Y}")
+               for p in reversed(points)]
+    excluded = {p["period"].isoformat() for p in points if p["excluded"] is not None}
+    flagged = {p["period"].isoformat() for p in points if p["astronomical"] is not None}
     return page(
         request, "measure.html", "_measure.html", status_code=code, m=row, points=points,
         version=row["version"], ratio=row["unit"] in RATIOS, value_names=names, form=forms,
@@ -200,10 +296,44 @@ async def render_measure(
         kinds=[(k, KIND_NAMES[k]) for k in fitting_kinds(row["unit"])],
         rule_sets=[(r, RULE_NAMES.get(r, r)) for r in RULE_SETS], preview=preview,
         content=content, import_problems=import_problems or {}, TYPE_NAMES=TYPE_NAMES,
-        period_options=[(p["period"].isoformat(), f"{p['period'].day} {p['period']:%b %Y}")
-                        for p in reversed(points)],
+        period_options=options,
+        include_options=[o for o in options if o[0] not in excluded],
+        unflagged_options=[o for o in options if o[0] not in flagged],
+        reading=chart_reading(row, points, inputs.marks),
+        value_choices=choices, goal_text=goal_text(row["goal"], row["unit"]),
+        TYPES=[(t, TYPE_NAMES[t]) for t in TYPES],
+        UNITS=[(u, UNIT_LABELS[u]) for u in UNITS],
+        FREQUENCIES=[(f, f.capitalize()) for f in FREQUENCIES],
         UNIT_LABELS=UNIT_LABELS, UNIT_NAMES=UNIT_NAMES, DIRECTION_NAMES=DIRECTION_NAMES,
     )
+
+
+CHART_VIEW = ("kind", "rules")
+"""Hidden fields of the chart-setting forms: the chart the page showed, shown again after."""
+
+
+async def change_setting(
+    request: Req, services: Services, measure_id: uuid.UUID, form: str, done: str,
+    command: Callable[..., Any], arguments: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Any:
+    """One chart-setting form posted: the command, then back to the page (the same chart),
+    or the page with the form sent back."""
+    values = await read_form(request)
+    view = {key: text(values, key) for key in CHART_VIEW if text(values, key)}
+    for key in CHART_VIEW:
+        values.pop(key, None)
+    _, refused = await attempt(
+        services, form, values, command, measure_id, actor=actor(request),
+        expected_version=form_version(values), **arguments(values))
+    if refused:
+        return await render_measure(request, services, measure_id, Forms(refused),
+                                    kind=view.get("kind", RUN),
+                                    rules=view.get("rules", "anhoej"))
+    query = "".join(f"&{key}={value}" for key, value in view.items()
+                    if (key, value) not in (("kind", RUN), ("rules", "anhoej"))
+                    and value.isalnum())
+    return see_other(request, f"/measures/{measure_id}?done={done}{query}{READING}",
+                     target=TARGET)
 
 
 class MeasurePages(Controller):
@@ -244,6 +374,99 @@ class MeasurePages(Controller):
             notice = f"{done.removeprefix('imported-')} data points are imported."
         return await render_measure(request, services, measure_id, notice=notice, kind=kind,
                                     rules=rules)
+
+    @post("/{measure_id:uuid}/revise", guards=[requires("leader")])
+    async def revise(self, request: Req, services: Svc,
+                     measure_id: FromPath[uuid.UUID]) -> Any:
+        values = await read_form(request)
+        definition = {key: text(values, key) for key in
+                      ("numerator", "denominator", "data_source", "owner", "frequency")}
+        _, refused = await attempt(
+            services, "revise", values, services.cqi.revise_measure, measure_id,
+            actor=actor(request), name=text(values, "name"), type=text(values, "type"),
+            definition=definition, unit=text(values, "unit"),
+            direction=text(values, "direction"), goal=goal_number(text(values, "goal")),
+            value_ids=all_of(values, "value_ids"), expected_version=form_version(values),
+            rename=definition_field,
+        )
+        if refused:
+            return await render_measure(request, services, measure_id, Forms(refused))
+        return see_other(request, f"/measures/{measure_id}?done=revised", target=TARGET)
+
+    # --- how the chart is read ----------------------------------------------------------
+
+    @post("/{measure_id:uuid}/baseline", guards=[requires("member")])
+    async def freeze(self, request: Req, services: Svc,
+                     measure_id: FromPath[uuid.UUID]) -> Any:
+        return await change_setting(
+            request, services, measure_id, "freeze", "frozen", services.cqi.freeze_baseline,
+            lambda v: {"through": calendar_day(text(v, "through"))})
+
+    @post("/{measure_id:uuid}/baseline/unfreeze", guards=[requires("member")])
+    async def unfreeze(self, request: Req, services: Svc,
+                       measure_id: FromPath[uuid.UUID]) -> Any:
+        return await change_setting(
+            request, services, measure_id, "unfreeze", "unfrozen",
+            services.cqi.unfreeze_baseline, lambda v: {})
+
+    @post("/{measure_id:uuid}/phases", guards=[requires("member")])
+    async def start_phase(self, request: Req, services: Svc,
+                          measure_id: FromPath[uuid.UUID]) -> Any:
+        return await change_setting(
+            request, services, measure_id, "phase", "phase-started", services.cqi.start_phase,
+            lambda v: {"period": calendar_day(text(v, "period")), "label": text(v, "label")})
+
+    @post("/{measure_id:uuid}/phases/{period:str}/remove", guards=[requires("member")])
+    async def remove_phase(self, request: Req, services: Svc,
+                           measure_id: FromPath[uuid.UUID], period: FromPath[str]) -> Any:
+        return await change_setting(
+            request, services, measure_id, f"unphase-{period}", "phase-removed",
+            services.cqi.remove_phase, lambda v: {"period": calendar_day(period)})
+
+    @post("/{measure_id:uuid}/exclusions", guards=[requires("member")])
+    async def exclude(self, request: Req, services: Svc,
+                      measure_id: FromPath[uuid.UUID]) -> Any:
+        return await change_setting(
+            request, services, measure_id, "exclude", "excluded", services.cqi.exclude_point,
+            lambda v: {"period": calendar_day(text(v, "period")), "reason": text(v, "reason")})
+
+    @post("/{measure_id:uuid}/exclusions/{period:str}/include", guards=[requires("member")])
+    async def include(self, request: Req, services: Svc,
+                      measure_id: FromPath[uuid.UUID], period: FromPath[str]) -> Any:
+        return await change_setting(
+            request, services, measure_id, f"include-{period}", "included",
+            services.cqi.include_point,
+            lambda v: {"period": calendar_day(period), "reason": text(v, "reason")})
+
+    @post("/{measure_id:uuid}/astronomical", guards=[requires("member")])
+    async def flag(self, request: Req, services: Svc,
+                   measure_id: FromPath[uuid.UUID]) -> Any:
+        return await change_setting(
+            request, services, measure_id, "flag", "flagged", services.cqi.flag_astronomical,
+            lambda v: {"period": calendar_day(text(v, "period")), "reason": text(v, "reason")})
+
+    @post("/{measure_id:uuid}/astronomical/{period:str}/unflag", guards=[requires("member")])
+    async def unflag(self, request: Req, services: Svc,
+                     measure_id: FromPath[uuid.UUID], period: FromPath[str]) -> Any:
+        return await change_setting(
+            request, services, measure_id, f"unflag-{period}", "unflagged",
+            services.cqi.unflag_astronomical, lambda v: {"period": calendar_day(period)})
+
+    @post("/{measure_id:uuid}/annotations", guards=[requires("member")])
+    async def annotate(self, request: Req, services: Svc,
+                       measure_id: FromPath[uuid.UUID]) -> Any:
+        return await change_setting(
+            request, services, measure_id, "annotate", "annotated",
+            services.cqi.annotate_measure,
+            lambda v: {"on": calendar_day(text(v, "on")), "text": text(v, "text"),
+                       "today": services.today()})
+
+    @post("/{measure_id:uuid}/annotations/{on:str}/remove", guards=[requires("member")])
+    async def remove_annotation(self, request: Req, services: Svc,
+                                measure_id: FromPath[uuid.UUID], on: FromPath[str]) -> Any:
+        return await change_setting(
+            request, services, measure_id, f"unannotate-{on}", "annotation-removed",
+            services.cqi.remove_annotation, lambda v: {"on": calendar_day(on)})
 
     @post("/{measure_id:uuid}/data", guards=[requires("member")])
     async def record(self, request: Req, services: Svc,
