@@ -74,7 +74,7 @@ def test_a_cycle_goes_from_plan_to_act_and_the_board_follows(page, live_server, 
     # Plan.
     write(page, "Objective", "Try family team meetings within 10 days of removal.")
     write(page, "Prediction", "Most parents will say they were heard.")
-    write(page, "Measure", "% of parents who say they were heard (exit survey)")
+    write(page, "Measure, in words", "% of parents who say they were heard (exit survey)")
     write(page, "Change idea (intervention)", "Family team meeting in 10 days")
     write(page, "Training step", "Coach two supervisors in meeting facilitation")
     page.get_by_role("button", name="Plan cycle 1").click()
@@ -95,7 +95,7 @@ def test_a_cycle_goes_from_plan_to_act_and_the_board_follows(page, live_server, 
     shot(page, "journey-initiative")
 
     # The board shows cycle 2, planned, under its value.
-    page.get_by_role("link", name="Board").click()
+    page.get_by_role("link", name="Board", exact=True).click()
     plan_ready = page.get_by_role("heading", name=re.compile("Plan ready"))
     column = page.locator("section.column").filter(has=plan_ready)
     card = column.locator("article.card").filter(has_text="Families at the table")
@@ -103,3 +103,80 @@ def test_a_cycle_goes_from_plan_to_act_and_the_board_follows(page, live_server, 
     assert "Cycle 2" in card.inner_text()
     assert "Family engagement" in card.inner_text()
     shot(page, "journey-board")
+
+
+def add_value(page, base: str, name: str) -> None:
+    page.goto(f"{base}/mission")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Description").fill("Families are partners in every decision.")
+    page.get_by_role("button", name="Add the value").click()
+    page.get_by_role("heading", name=name).wait_for()
+
+
+# Ten months at about 4 days, then ten at about 9: a long run above the median from month 11.
+DAYS = [4, 5, 4, 3, 5, 4, 4, 5, 3, 4, 9, 8, 9, 10, 9, 8, 9, 9, 10, 8]
+MONTHS = [f"{2024 + (k // 12)}-{k % 12 + 1:02d}-01" for k in range(len(DAYS))]
+
+
+def upload(page, name: str, text: str) -> None:
+    page.get_by_label("CSV file", exact=True).set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": text.encode()})
+    page.get_by_role("button", name="Preview the import").click()
+
+
+def test_a_measure_is_defined_its_data_imported_and_its_chart_explains_a_signal(
+        page, live_server, people):
+    base = live_server
+
+    # The leader defines a measure that serves a value.
+    sign_in(page, base, people["leader"])
+    add_value(page, base, "Family engagement")
+    page.get_by_role("link", name="Measures").click()
+    page.get_by_label("Name", exact=True).fill("Days from removal to the first family meeting")
+    page.get_by_label("Process").check()
+    page.get_by_label("Unit").select_option("continuous")
+    page.get_by_label("Collection frequency").select_option("monthly")
+    page.get_by_label("Numerator").fill("Average days from removal to the first meeting")
+    page.get_by_label("Data source").fill("Case management system")
+    page.get_by_label("Owner").fill("Unit 3 supervisor")
+    page.get_by_label("Down is better").check()
+    page.get_by_label("Family engagement").check()
+    page.get_by_role("button", name="Define the measure").click()
+    page.wait_for_url(re.compile(r"/measures/[0-9a-f-]{36}\?done=defined"))
+    page.get_by_role("heading", name="Import a CSV file").wait_for()
+    measure_url = page.url.split("?")[0].split("#")[0]
+    sign_out(page)
+
+    # A member previews a CSV with a bad row: the line and the reason, nothing imported.
+    sign_in(page, base, people["member"])
+    page.goto(measure_url)
+    bad = "period,value\n2024-01-01,4\n2024-02-15,5\n2024-03-01,many\n"
+    upload(page, "days.csv", bad)
+    problems = page.locator(".import-problems")
+    problems.wait_for()
+    assert "Line 3" in problems.inner_text() and "Line 4" in problems.inner_text()
+    page.get_by_text("Nothing was imported.").wait_for()
+    assert page.get_by_role("button", name=re.compile(r"^Import")).count() == 0
+
+    # The good file: a preview, then the import; the chart and its signal in words.
+    good = "period,value\n" + "".join(f"{m},{d}\n" for m, d in zip(MONTHS, DAYS, strict=True))
+    upload(page, "days.csv", good)
+    page.get_by_role("button", name="Import these 20 points").click()
+    chart = page.locator("svg[role=img]").first
+    chart.wait_for()
+    assert "Run chart" in (page.locator("svg[role=img] > title").first.text_content() or "")
+    signal = page.locator("li").filter(has_text=re.compile(
+        r"unusually long run: 10 points above the median from November 2024", re.I))
+    signal.first.wait_for()
+    shot(page, "journey-measure-chart")
+
+    # The same data as an I chart: limits, and the numbers as a table.
+    page.get_by_label("Kind").select_option("i")
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_url(re.compile(r"kind=i"))
+    assert "I chart" in (page.locator("svg[role=img] > title").first.text_content() or "")
+    page.get_by_text("The numbers as a table").click()
+    table = page.get_by_role("table").filter(has_text="Upper limit").first
+    table.wait_for()
+    assert "Aug 2025" in table.inner_text() or "2025-08-01" in table.inner_text()
+    shot(page, "journey-measure-i-chart")
