@@ -4,6 +4,7 @@ data table and in the chart; viewers read the settings only; leaders revise the 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import date
@@ -199,6 +200,37 @@ async def test_a_setting_from_a_page_someone_else_changed_is_stale(people, servi
                         status=409)
     assert "Someone else changed this measure since you opened the page" in member.html
     assert reading(member.html) == ["Annotation 3 Feb 2025: New supervisor"]
+
+
+async def test_removing_a_setting_someone_else_already_removed_says_so(people, services):
+    measure_id = await a_measure_with_data(services)
+    await services.command(services.cqi.annotate_measure, uuid.UUID(measure_id), actor="test",
+                           on=date(2025, 2, 3), text="New supervisor")
+    member = await people.browser("maria", "member")
+    here = f"/measures/{measure_id}"
+    await member.get(here)
+    await services.command(services.cqi.remove_annotation, uuid.UUID(measure_id),
+                           actor="test", on=date(2025, 2, 3))
+    await member.submit(f"{here}/annotations/2025-02-03/remove", status=409)
+    assert 'class="alert orphan"' in member.html
+    assert "the form you sent no longer applies" in member.html
+    assert reading(member.html) == []
+
+
+async def test_an_htmx_setting_form_swaps_the_measure_fragment(people, services):
+    measure_id = await a_measure_with_data(services)
+    member = await people.browser("maria", "member")
+    here = f"/measures/{measure_id}"
+    await member.get(here)
+    response = await member.submit(
+        f"{here}/annotations", {"on": "2025-03-10", "text": "Two workers left"}, status=204,
+        headers={"HX-Request": "true"})
+    location = json.loads(response.headers["HX-Location"])
+    assert location["target"] == "#measure" and "done=annotated" in location["path"]
+    fragment = await member.get(location["path"], headers={"HX-Request": "true"})
+    assert '<div id="measure">' in fragment[:300]
+    assert "<html" not in fragment and reading(fragment) == [
+        "Annotation 10 Mar 2025: Two workers left"]
 
 
 async def test_a_viewer_reads_the_settings_but_sees_no_forms_and_may_not_post(
