@@ -311,6 +311,19 @@ def period_name(period: date, frequency: str) -> str:
     return f"Q{(start.month - 1) // 3 + 1} {start.year}"
 
 
+def period_short_name(period: date, frequency: str) -> str:
+    """The period's name short enough for a chart's axis: "4 Mar 2024", "Mar 2024", "Q1 2024"."""
+    if frequency not in FREQUENCIES:
+        return period.isoformat()
+    start = period_start(period, frequency)
+    month = MONTH_NAMES[start.month - 1][:3]
+    if frequency == WEEKLY:
+        return f"{start.day} {month} {start.year}"
+    if frequency == MONTHLY:
+        return f"{month} {start.year}"
+    return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+
+
 # --- the aggregate --------------------------------------------------------------------------
 
 

@@ -16,12 +16,12 @@ from psycopg import Cursor
 from domain.initiative import ACT, CONCLUSIONS
 from domain.mission import Mission
 from projections.base import Projection, handles
+from projections.cycles import TABLE as CYCLES  # one row per PDSA cycle
 from projections.measure_data import TABLE as MEASURES
 
 TABLE = "alignment_v1"
 VALUES = f"{TABLE}_values"
 STANDARDS = f"{TABLE}_standards"
-CYCLES = "cycles_v1"  # projections/cycles.py: one row per PDSA cycle
 
 
 class Alignment(Projection):

@@ -25,13 +25,12 @@ from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, 
 from service.api_chart_settings import ChartSettingsController
 from service.api_measures import errors, measure_row
 from service.auth import requires
-from service.chart_svg import KIND_NAMES, chart_description, chart_svg
-from service.measure_charts import ChartInputs, chart_inputs
+from service.chart_svg import KIND_NAMES
+from service.measure_charts import ChartInputs, chart_inputs, picture
 from service.services import Services, Svc
 
 KINDS = (RUN, *CONTROL_KINDS)
 UNIT_FOR_KIND = {"p": PROPORTION, "u": RATE, "c": COUNT}
-VALUE_LABELS = {PROPORTION: "proportion", RATE: "rate", COUNT: "count"}
 
 Number = int | float
 
@@ -271,13 +270,8 @@ class ChartImageController(Controller):
         rules: RULES = "anhoej", freeze: FREEZE = None, parts: PARTS = None,
     ) -> Response[str]:
         row, result, inputs = await compute(services, measure_id, kind, rules, freeze, parts)
-        label = "moving range" if result.kind == "mr" else VALUE_LABELS.get(row["unit"], "")
-        svg = chart_svg(
-            result, title=f"{row['name']}: {KIND_NAMES[result.kind]}",
-            description=chart_description(result, row["name"]), value_label=label,
-            markers=inputs.markers,
-        )
-        return Response(svg, media_type="image/svg+xml; charset=utf-8",
+        return Response(picture(row, result, inputs.markers),
+                        media_type="image/svg+xml; charset=utf-8",
                         headers={"Cache-Control": "private, no-cache"})
 
 

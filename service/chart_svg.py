@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -59,6 +59,10 @@ class Marker:
 
 def _label(x: date | str) -> str:
     return x.isoformat() if isinstance(x, date) else str(x)
+
+
+PeriodNames = Callable[[date | str], str]
+"""Names a point's period as people say it ("March 2025"); the ISO date when none is given."""
 
 
 def _num(value: float) -> str:
@@ -136,13 +140,19 @@ def chart_svg(
     description: str,
     value_label: str = "",
     markers: Sequence[Marker] = (),
+    period_names: PeriodNames | None = None,
+    axis_names: PeriodNames | None = None,
     width: int = 760,
     height: int = 320,
 ) -> str:
     """The chart as one `<svg>` element (role="img", with `<title>` and `<desc>`).
 
     With `value_label="proportion"` the y axis stays within 0-100 % and reads in percentages;
-    a limit beyond it (an I chart of proportions) is cut off at the edge of the plot."""
+    a limit beyond it (an I chart of proportions) is cut off at the edge of the plot. Periods
+    are named by `period_names` in the points' tooltips and by the shorter `axis_names` under
+    the axis (both default to the ISO date)."""
+    named = period_names or _label
+    axis_name = axis_names or _label
     points = result.points
     values = [p.value for p in points if p.value is not None]
     proportion = value_label == PROPORTION and all(0 <= v <= 1 for v in values)
@@ -236,10 +246,10 @@ def chart_svg(
         f'y2="{_num(top + plot_h)}" stroke="{MUTED}"/>'
     )
     if n:
-        longest = max(len(_label(p.x)) for p in points)
+        longest = max(len(axis_name(p.x)) for p in points)
         step = max(1, math.ceil((longest * CHAR + 12) / dx))
         for i in range(0, n, step):
-            text = _label(points[i].x)
+            text = axis_name(points[i].x)
             half = len(text) * CHAR / 2
             x = min(max(xs[i], half + 2), width - half - 2)  # not cut off at either edge
             out.append(
@@ -302,7 +312,7 @@ def chart_svg(
         if p.value is None:
             continue
         y = y_of(p.value)
-        words = f"{_label(p.x)}: {_percent(p.value) if proportion else number_text(p.value)}"
+        words = f"{named(p.x)}: {_percent(p.value) if proportion else number_text(p.value)}"
         classes = ["point"]
         if p.excluded:
             classes.append("excluded")
@@ -433,7 +443,8 @@ def _legend(result: ChartResult, left: float, baseline: float) -> str:
     return f'<g class="legend" fill="{INK}" aria-hidden="true">{body}</g>'
 
 
-def chart_table(result: ChartResult) -> list[dict[str, Any]]:
+def chart_table(result: ChartResult, period_names: PeriodNames | None = None
+                ) -> list[dict[str, Any]]:
     """The chart's numbers, one row per point: period, value, centre, lower, upper, signal."""
 
     def shown(value: float | None) -> str:
@@ -443,7 +454,7 @@ def chart_table(result: ChartResult) -> list[dict[str, Any]]:
     for p in result.points:
         note = f"excluded: {p.reason}" if p.excluded else ""
         rows.append({
-            "period": _label(p.x),
+            "period": (period_names or _label)(p.x),
             "value": shown(p.value),
             "centre": shown(p.centre),
             "lower": shown(p.lower),
@@ -454,13 +465,15 @@ def chart_table(result: ChartResult) -> list[dict[str, Any]]:
     return rows
 
 
-def chart_description(result: ChartResult, subject: str) -> str:
+def chart_description(result: ChartResult, subject: str,
+                      period_names: PeriodNames | None = None) -> str:
     """A `<desc>` for the chart: what it shows and the signals in words."""
+    name = period_names or _label
     kind = KIND_NAMES.get(result.kind, result.kind)
     count = sum(1 for p in result.points if p.value is not None)
     text = f"{kind} of {subject}, {count} points"
     if result.points:
-        text += f" from {_label(result.points[0].x)} to {_label(result.points[-1].x)}"
+        text += f" from {name(result.points[0].x)} to {name(result.points[-1].x)}"
     if result.sentences:
         return text + ". Signals: " + "; ".join(result.sentences) + "."
     return text + ". No signals."

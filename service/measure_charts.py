@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from domain.measure import PROPORTION, RATE, period_name, period_short_name
+from domain.spc import ChartResult
 from projections import cycles, measure_data
-from service.chart_svg import Marker
+from service.chart_svg import KIND_NAMES, Marker, chart_description, chart_svg
 from service.services import Services
 
 
@@ -57,3 +59,20 @@ async def chart_inputs(services: Services, row: Any) -> ChartInputs:
     marks = await services.read(measure_data.marks, measure_id)
     linked = await services.read(cycles.measure_cycles, measure_id)
     return settle(row, points, marks, linked, services.today())
+
+
+VALUE_LABELS = {PROPORTION: "proportion", RATE: "rate", "count": "count"}
+
+
+def picture(row: Any, result: ChartResult, markers: list[Marker]) -> str:
+    """The chart as SVG, its periods named as the measure's frequency names them."""
+    frequency = row["frequency"]
+    label = "moving range" if result.kind == "mr" else VALUE_LABELS.get(row["unit"], "")
+    return chart_svg(
+        result, title=f"{row['name']}: {KIND_NAMES[result.kind]}",
+        description=chart_description(result, row["name"],
+                                      lambda x: period_name(x, frequency)),
+        value_label=label, markers=markers,
+        period_names=lambda x: period_name(x, frequency),
+        axis_names=lambda x: period_short_name(x, frequency),
+    )

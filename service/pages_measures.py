@@ -33,11 +33,11 @@ from domain.measure import (
 from domain.spc import RULE_SETS, RUN, control_chart
 from projections import measure_data
 from service import measure_csv
-from service.api_charts import KINDS, UNIT_FOR_KIND, VALUE_LABELS, chart_options, observations
+from service.api_charts import KINDS, UNIT_FOR_KIND, chart_options, observations
 from service.api_measures import errors_by_line, filename, measure_row
 from service.auth import requires
-from service.chart_svg import KIND_NAMES, chart_description, chart_svg, chart_table
-from service.measure_charts import ChartInputs, chart_inputs
+from service.chart_svg import KIND_NAMES, chart_table
+from service.measure_charts import ChartInputs, chart_inputs, picture
 from service.pages_base import (
     Forms,
     FormState,
@@ -258,13 +258,11 @@ def build_chart(row: Any, inputs: ChartInputs, kind: str, rules: str
     except DomainError as exc:
         reason = exc.errors if isinstance(exc, ValidationError) else exc.reason
         return kind, rules, None, refusal or f"This chart cannot be drawn: {reason}"
-    label = "moving range" if result.kind == "mr" else VALUE_LABELS.get(row["unit"], "")
     title = f"{row['name']}: {KIND_NAMES[result.kind]}"
     chart = {
-        "svg": chart_svg(result, title=title, description=chart_description(result, row["name"]),
-                         value_label=label, markers=inputs.markers),
+        "svg": picture(row, result, inputs.markers),
         "sentences": list(result.sentences),
-        "chart_rows": chart_table(result),
+        "chart_rows": chart_table(result, lambda x: period_name(x, row["frequency"])),
         "caption": title,
     }
     return kind, rules, chart, refusal

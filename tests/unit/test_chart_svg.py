@@ -219,3 +219,20 @@ def test_the_table_partial_shows_the_numbers_and_the_signals_escaped():
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Point above the upper limit on 2025-11-01" in html
     assert html.count("<tr>") == 1 + len(OUTLIER)
+
+
+def test_periods_are_named_as_people_say_them_on_the_axis_in_tooltips_and_in_the_table() -> None:
+    from domain.measure import period_name, period_short_name
+    from domain.spc import Observation, run_chart
+    from service.chart_svg import chart_description, chart_svg, chart_table
+
+    result = run_chart([Observation(date(2025, m, 1), float(m % 3)) for m in range(1, 13)])
+    svg = chart_svg(result, title="t", description="d",
+                    period_names=lambda x: period_name(x, "monthly"),
+                    axis_names=lambda x: period_short_name(x, "monthly"))
+    assert ">Jan 2025</text>" in svg and "2025-01-01" not in svg
+    assert "<title>March 2025: 0</title>" in svg
+    rows = chart_table(result, lambda x: period_name(x, "monthly"))
+    assert [r["period"] for r in rows][:2] == ["January 2025", "February 2025"]
+    assert "from January 2025 to December 2025" in chart_description(
+        result, "Visits", lambda x: period_name(x, "monthly"))

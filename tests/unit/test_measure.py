@@ -458,3 +458,18 @@ def test_a_day_inside_a_period_names_the_period_that_holds_it() -> None:
 
 def test_a_period_of_an_unknown_frequency_keeps_its_date() -> None:
     assert period_name(date(2024, 3, 4), "daily") == "2024-03-04"
+
+
+@pytest.mark.parametrize(
+    ("day", "frequency", "name"),
+    [
+        (date(2024, 3, 6), "weekly", "4 Mar 2024"),
+        (date(2024, 3, 31), "monthly", "Mar 2024"),
+        (date(2024, 11, 30), "quarterly", "Q4 2024"),
+        (date(2024, 3, 6), "fortnightly", "2024-03-06"),
+    ],
+)
+def test_a_period_has_a_short_name_for_a_chart_axis(day: date, frequency: str, name: str) -> None:
+    from domain.measure import period_short_name
+
+    assert period_short_name(day, frequency) == name
