@@ -110,6 +110,8 @@ IHI_RUNS_MINIMUM = 10
 RUNS_TAIL = (1, 40)  # 2.5 % in each tail of the Swed-Eisenhart distribution, as a fraction
 
 PeriodNames = Callable[[date | str], str]
+ValueNames = Callable[[float], str]
+"""Writes a value as people read it in a sentence (a proportion as "8.9%"); plain by default."""
 
 
 class ChartInputError(ValidationError, ValueError):
@@ -294,10 +296,12 @@ def run_chart(
     freeze: int | None = None,
     parts: Sequence[int] = (),
     period_names: PeriodNames | None = None,
+    value_names: ValueNames | None = None,
 ) -> ChartResult:
     """A run chart: the median of each part (or of its frozen baseline) and the chosen run rules."""
     return _chart(
-        points, RUN, rules=rules, freeze=freeze, parts=parts, screen=True, names=period_names
+        points, RUN, rules=rules, freeze=freeze, parts=parts, screen=True, names=period_names,
+        value_text=value_names,
     )
 
 
@@ -310,15 +314,17 @@ def control_chart(
     rules: str = "anhoej",
     screen_moving_ranges: bool = True,
     period_names: PeriodNames | None = None,
+    value_names: ValueNames | None = None,
 ) -> ChartResult:
     """A control chart of `kind` i, mr, p, u or c: centre, 3-sigma limits and their signals."""
     if kind == RUN:
         return run_chart(
-            points, rules=rules, freeze=freeze, parts=parts, period_names=period_names
+            points, rules=rules, freeze=freeze, parts=parts, period_names=period_names,
+            value_names=value_names,
         )
     return _chart(
         points, kind, rules=rules, freeze=freeze, parts=parts, screen=screen_moving_ranges,
-        names=period_names,
+        names=period_names, value_text=value_names,
     )
 
 
@@ -543,8 +549,11 @@ def _chart(
     parts: Sequence[int],
     screen: bool,
     names: PeriodNames | None = None,
+    value_text: ValueNames | None = None,
 ) -> ChartResult:
     breaks = _validate(points, kind, rules, freeze, parts, screen, names)
+    if value_text is not None and not callable(value_text):
+        raise ChartInputError({"value_names": "must be a function that writes a value"})
     count = len(points)
     starts = [0, *breaks]
     bounds = [
@@ -559,7 +568,7 @@ def _chart(
     centre: list[float | None] = [None] * count
     in_baseline = [False] * count
     part_of = [0] * count
-    words = _Words(points, kind, len(bounds), names)
+    words = _Words(points, kind, len(bounds), names, value_text)
     signals: list[Signal] = []
     summaries: list[PartSummary] = []
     for part in bounds:
@@ -848,11 +857,14 @@ class _Words:
         kind: str,
         parts: int,
         names: PeriodNames | None = None,
+        values: ValueNames | None = None,
     ) -> None:
         self.points = points
         self.kind = kind
         self.parts = parts
         self.names = names
+        # A moving range is a difference, never a proportion: it keeps plain numbers.
+        self.value_text = values if values is not None and kind != "mr" else number_text
         self.centre = "the median" if kind == RUN else "the centre line"
 
     def when(self, i: int) -> str:
@@ -876,7 +888,7 @@ class _Words:
         bound = "upper" if direction == "above" else "lower"
         text = (
             f"{what} {direction} the {bound} limit {self.at(i)}{self.where(part)} "
-            f"(value {number_text(value)}, limit {number_text(limit)})"
+            f"(value {self.value_text(value)}, limit {self.value_text(limit)})"
         )
         point = self.points[i]
         if point.excluded:

@@ -20,13 +20,13 @@ from litestar.params import FromPath, QueryParameter
 from msgspec import Struct
 
 from domain.errors import ValidationError
-from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES, period_name
+from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES
 from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, control_chart
 from service.api_chart_settings import ChartSettingsController
 from service.api_measures import errors, measure_row
 from service.auth import requires
 from service.chart_svg import KIND_NAMES
-from service.measure_charts import ChartInputs, chart_inputs, picture
+from service.measure_charts import ChartInputs, chart_inputs, picture, wording
 from service.services import Services, Svc
 
 KINDS = (RUN, *CONTROL_KINDS)
@@ -182,7 +182,7 @@ async def compute(
         inputs = replace(inputs, freeze=frozen, parts=breaks)
     result = control_chart(observations(row["unit"], kind, inputs.points), kind,
                            freeze=inputs.freeze, parts=inputs.parts, rules=rules,
-                           period_names=lambda x: period_name(x, row["frequency"]))
+                           **wording(row))
     return row, result, inputs
 
 

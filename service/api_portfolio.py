@@ -30,7 +30,6 @@ from domain.alignment import (
 )
 from domain.errors import DomainError, ValidationError
 from domain.initiative import ACTIVE, CONCLUSIONS, PHASES, PROPOSED
-from domain.measure import period_name
 from domain.spc import RUN, run_chart
 from projections import alignment as alignment_view
 from projections import cycle_board, measure_data, overdue_revisits
@@ -38,7 +37,7 @@ from service import schemas as s
 from service.api import errors, revisit_out
 from service.api_charts import observations
 from service.auth import requires
-from service.measure_charts import ChartInputs, settle
+from service.measure_charts import ChartInputs, settle, wording
 from service.services import Services, Svc
 
 STATUSES = (PROPOSED, ACTIVE, *CONCLUSIONS)
@@ -220,7 +219,7 @@ def latest_signal(row: Any, inputs: ChartInputs) -> MeasureSignal | None:
     try:
         chart = run_chart(observations(row["unit"], RUN, points), rules=SIGNAL_RULES,
                           freeze=inputs.freeze, parts=inputs.parts,
-                          period_names=lambda x: period_name(x, row["frequency"]))
+                          **wording(row))
     except DomainError:
         return None
     last = len(chart.points) - 1

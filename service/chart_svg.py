@@ -177,7 +177,7 @@ def chart_svg(
     n = len(points)
     dx = plot_w / n if n else plot_w
     xs = [left + dx * (i + 0.5) for i in range(n)]
-    marker_rows = _marker_rows(markers, points, xs) if n else []
+    marker_rows = _marker_rows(markers, points, xs, width - 4) if n else []
     top = 14 + (len(marker_rows) * (TEXT + 8) if marker_rows else 0)
     bottom = 30 + 26  # x tick labels, then the legend
     plot_h = max(height - top - bottom, 10)
@@ -210,13 +210,13 @@ def chart_svg(
         out.append('<g class="markers">')
         for row, row_markers in enumerate(marker_rows):
             label_y = 12 + row * (TEXT + 8) + TEXT * 0.8
-            for marker, x0, x1 in row_markers:
+            for marker, x0, x1, text_x, text in row_markers:
                 out.append(
                     f'<g class="marker"><title>{_text(_marker_words(marker))}</title>'
                     f'<rect x="{_num(x0)}" y="{_num(top)}" width="{_num(x1 - x0)}" '
                     f'height="{_num(plot_h)}" fill="{MARKER_FILL}" stroke="{MARKER_EDGE}"/>'
-                    f'<text x="{_num(x0)}" y="{_num(label_y)}" fill="{INK}">'
-                    f"{_text(marker.label)}</text></g>"
+                    f'<text x="{_num(text_x)}" y="{_num(label_y)}" fill="{INK}">'
+                    f"{_text(text)}</text></g>"
                 )
         out.append("</g>")
 
@@ -369,33 +369,43 @@ def _marker_words(marker: Marker) -> str:
 
 
 def _marker_rows(
-    markers: Sequence[Marker], points: Sequence[ChartPoint], xs: list[float]
-) -> list[list[tuple[Marker, float, float]]]:
+    markers: Sequence[Marker], points: Sequence[ChartPoint], xs: list[float], right: float
+) -> list[list[tuple[Marker, float, float, float, str]]]:
     """Markers placed in label rows so that no label runs into the one before it (three rows
-    at most; beyond that they share the last row). Markers off a dateless axis are left out."""
+    at most; beyond that they share the last row). Markers off a dateless axis are left out.
+    A label that would run past `right` moves left, and is shortened (…) if it still does not
+    fit; its `<title>` keeps the whole of it. Each: (marker, x0, x1, label x, label text)."""
     placed = []
     for marker in markers:
         x0 = _x_position(marker.start, points, xs)
         x1 = _x_position(marker.end or marker.start, points, xs)
         if x0 is None or x1 is None:
             continue
-        placed.append((marker, x0, max(x1, x0 + 3)))
-    placed.sort(key=lambda m: m[1])
-    rows: list[list[tuple[Marker, float, float]]] = []
+        text = marker.label
+        fits = max(int((right - x0) / CHAR), 0)
+        if len(text) > fits:  # move it left, as far as the start of the span allows
+            room = int(right / CHAR)
+            text = text if len(text) <= room else text[: max(room - 1, 1)] + "…"
+        text_x = max(min(x0, right - len(text) * CHAR), 0.0)
+        placed.append((marker, x0, max(x1, x0 + 3), text_x, text))
+    placed.sort(key=lambda m: min(m[1], m[3]))
+    rows: list[list[tuple[Marker, float, float, float, str]]] = []
     ends: list[float] = []
-    for marker, x0, x1 in placed:
-        reach = max(x1, x0 + len(marker.label) * CHAR) + 8
+    for item in placed:
+        # A span and its label both take room: overlapping spans get their own rows too.
+        start = min(item[1], item[3])
+        reach = max(item[2], item[3] + len(item[4]) * CHAR) + 8
         for k, end in enumerate(ends):
-            if end <= x0:
-                rows[k].append((marker, x0, x1))
+            if end <= start:
+                rows[k].append(item)
                 ends[k] = reach
                 break
         else:
             if len(rows) < 3:
-                rows.append([(marker, x0, x1)])
+                rows.append([item])
                 ends.append(reach)
             else:
-                rows[-1].append((marker, x0, x1))
+                rows[-1].append(item)
                 ends[-1] = max(ends[-1], reach)
     return rows
 

@@ -76,3 +76,17 @@ def picture(row: Any, result: ChartResult, markers: list[Marker]) -> str:
         period_names=lambda x: period_name(x, frequency),
         axis_names=lambda x: period_short_name(x, frequency),
     )
+
+
+def percent(value: float) -> str:
+    """A proportion as people read it: 0.08889 → "8.9%"."""
+    return f"{value * 100:.1f}".removesuffix(".0") + "%"
+
+
+def wording(row: Any) -> dict[str, Any]:
+    """How the sentences under a measure's chart name its periods and write its values."""
+    frequency = row["frequency"]
+    words: dict[str, Any] = {"period_names": lambda x: period_name(x, frequency)}
+    if row["unit"] == PROPORTION:
+        words["value_names"] = percent
+    return words

@@ -37,7 +37,7 @@ from service.api_charts import KINDS, UNIT_FOR_KIND, chart_options, observations
 from service.api_measures import errors_by_line, filename, measure_row
 from service.auth import requires
 from service.chart_svg import KIND_NAMES, chart_table
-from service.measure_charts import ChartInputs, chart_inputs, picture
+from service.measure_charts import ChartInputs, chart_inputs, picture, wording
 from service.pages_base import (
     Forms,
     FormState,
@@ -254,7 +254,7 @@ def build_chart(row: Any, inputs: ChartInputs, kind: str, rules: str
     try:
         result = control_chart(observations(row["unit"], kind, points), kind, rules=rules,
                                freeze=inputs.freeze, parts=inputs.parts,
-                               period_names=lambda x: period_name(x, row["frequency"]))
+                               **wording(row))
     except DomainError as exc:
         reason = exc.errors if isinstance(exc, ValidationError) else exc.reason
         return kind, rules, None, refusal or f"This chart cannot be drawn: {reason}"

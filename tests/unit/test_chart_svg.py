@@ -236,3 +236,19 @@ def test_periods_are_named_as_people_say_them_on_the_axis_in_tooltips_and_in_the
     assert [r["period"] for r in rows][:2] == ["January 2025", "February 2025"]
     assert "from January 2025 to December 2025" in chart_description(
         result, "Visits", lambda x: period_name(x, "monthly"))
+
+
+def test_a_label_near_the_right_edge_moves_left_and_a_long_one_is_shortened():
+    long = "A very long note about the new intake form and who trained whom " * 3
+    markers = [Marker(MONTHS[10], None, "Cycle 2 · Families at the table"),
+               Marker(MONTHS[11], None, long)]
+    root = parse(chart_svg(run_chart(observations(STEADY)), title="t", description="d",
+                           markers=markers, width=400))
+    texts = {g.find(f"{NS}title").text.split(":")[0]: g.find(f"{NS}text")
+             for g in by_class(root, "marker")}
+    near = texts["Cycle 2 · Families at the table"]
+    assert float(near.get("x")) + len(near.text) * 0.6 * 13 <= 400
+    shortened = [t for t in texts.values() if t.text.endswith("…")]
+    assert len(shortened) == 1 and float(shortened[0].get("x")) >= 0
+    assert len(shortened[0].text) * 0.6 * 13 <= 400
+    assert any(g.find(f"{NS}title").text.startswith(long) for g in by_class(root, "marker"))

@@ -654,3 +654,19 @@ def test_every_problem_is_reported_at_once_with_its_field() -> None:
     points = [Observation(date(2026, 1, 1), numerator=3), Observation(date(2026, 2, 1), y=1)]
     errors = refusal(control_chart, points, "p", freeze=9)
     assert set(errors) == {"freeze", "points[0].denominator", "points[1].y"}
+
+
+def test_a_sentence_writes_values_as_the_caller_says_a_proportion_as_a_percentage():
+    points = [Observation(date(2025, m, 1), numerator=n, denominator=40)
+              for m, n in enumerate([14, 15, 13, 14, 16, 14, 15, 2, 14, 15], start=1)]
+    plain = control_chart(points, "p")
+    worded = control_chart(points, "p", value_names=lambda v: f"{v * 100:.1f}%")
+    (before,) = [s.sentence for s in plain.signals if s.kind == "beyond_limits"]
+    (after,) = [s.sentence for s in worded.signals if s.kind == "beyond_limits"]
+    assert "(value 0.05, limit " in before
+    assert "(value 5.0%, limit " in after and after.endswith("%)")
+    moving = control_chart([Observation(date(2025, m, 1), v) for m, v in
+                            enumerate([1, 1, 1, 1, 1, 1, 1, 1, 1, 9], start=1)], "mr",
+                           value_names=lambda v: f"{v * 100:.1f}%")
+    assert moving.signals
+    assert all("%" not in s.sentence for s in moving.signals)  # a moving range stays a number
