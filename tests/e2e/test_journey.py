@@ -41,7 +41,7 @@ def test_a_cycle_goes_from_plan_to_act_and_the_board_follows(page, live_server, 
 
     # The leader writes the mission and a value.
     sign_in(page, base, people["leader"])
-    page.get_by_role("link", name="Mission & values").click()
+    page.get_by_role("link", name="Values", exact=True).click()
     page.get_by_label("Mission", exact=True).fill(
         "We keep children safe by working alongside their families.")
     page.get_by_label("Vision", exact=True).fill("Every child safe, every family heard.")
