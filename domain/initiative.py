@@ -38,6 +38,7 @@ PLAN_FIELDS = (
     "training_step", "logistics",
 )
 REQUIRED_PLAN_FIELDS = ("value_id", "objective", "prediction", "intervention", "training_step")
+FIRST_YEAR = 1900  # the earliest year a test can have begun or been studied in
 """`measure` (what will be measured, in words) is required unless the plan links one of the
 agency's measures (`measure_id`)."""
 
@@ -91,12 +92,12 @@ def check_plan(
     """Validate the fields of a cycle's Plan; return them trimmed. A linked measure must be one
     of `known_measure_ids` (when the caller knows them)."""
     errors = FieldErrors()
-    linked = plan.get("measure_id")
     clean = {
-        name: errors.text(name, plan.get(name), required=(
-            name in REQUIRED_PLAN_FIELDS or (name == "measure" and not linked)))
+        name: errors.text(name, plan.get(name), required=name in REQUIRED_PLAN_FIELDS)
         for name in PLAN_FIELDS
     }
+    if not clean["measure"] and not clean["measure_id"] and "measure" not in errors.errors:
+        errors.add("measure", "is required")
     if clean["value_id"] and clean["value_id"] not in known_value_ids:
         errors.add("value_id", "is not one of the agency's values")
     if clean["measure_id"] and known_measure_ids is not None \
@@ -116,7 +117,9 @@ def check_day(
     if not is_day(day):
         errors.add(field, "must be a date (YYYY-MM-DD)")
         return None
-    if today is not None and day > today:
+    if day.year < FIRST_YEAR:
+        errors.add(field, f"must be in {FIRST_YEAR} or later")
+    elif today is not None and day > today:
         errors.add(field, f"{day} is in the future (today is {today})")
     elif not_before is not None and day < not_before:
         errors.add(field, f"cannot be before {before_name} ({not_before})")

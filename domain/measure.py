@@ -575,7 +575,7 @@ class Measure(Aggregate):
         errors.raise_if_any()
         assert isinstance(period, date)
         if period.isoformat() not in self.chart.phases:
-            raise NotFoundError(f"No phase starts at {period}.")
+            raise ChartSettingError(f"No phase starts at {period}.")
         self._phase_removed(actor=actor, period=period)
 
     @event("PhaseRemoved")
@@ -650,8 +650,11 @@ class Measure(Aggregate):
         clean = errors.text("text", text, max_length=LABEL_LENGTH)
         errors.raise_if_any()
         assert isinstance(on, date)
-        if self.chart.annotations.get(on.isoformat()) == clean:
-            raise ChartSettingError(f"{on} already has this annotation.")
+        existing = self.chart.annotations.get(on.isoformat())
+        if existing is not None:
+            raise ChartSettingError(
+                f"{on} already has an annotation ({existing}); remove it first to write "
+                "another.")
         self._annotated(actor=actor, on=on, text=clean)
 
     @event("Annotated")
@@ -663,7 +666,7 @@ class Measure(Aggregate):
             raise ValidationError({"on": "must be a date (YYYY-MM-DD)"})
         assert isinstance(on, date)
         if on.isoformat() not in self.chart.annotations:
-            raise NotFoundError(f"There is no annotation on {on}.")
+            raise ChartSettingError(f"There is no annotation on {on}.")
         self._annotation_removed(actor=actor, on=on)
 
     @event("AnnotationRemoved")

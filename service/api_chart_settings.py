@@ -117,4 +117,4 @@ class ChartSettingsController(Controller):
                                 measure_id: FromPath[uuid.UUID], on: FromPath[str]
                                 ) -> Response[m.SettingSaved]:
         return await _save(request, services, services.cqi.remove_annotation, measure_id,
-                           on=parse_period(on))
+                           on=parse_period(on, "on"))

@@ -22,6 +22,7 @@ from msgspec import Struct
 from domain.errors import ValidationError
 from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES
 from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, control_chart
+from projections import measure_data
 from service.api_chart_settings import ChartSettingsController
 from service.api_measures import errors, measure_row
 from service.auth import requires
@@ -179,7 +180,10 @@ async def compute(
     kind, rules, frozen, breaks = chart_options(row["unit"], kind, rules, freeze, parts)
     inputs = await chart_inputs(services, row)
     if (freeze and freeze.strip()) or (parts and parts.strip()):
-        inputs = replace(inputs, freeze=frozen, parts=breaks)
+        kept = [(marker, mark) for marker, mark in zip(inputs.markers, inputs.marks, strict=True)
+                if mark["kind"] != measure_data.PHASE]  # the stored phases no longer apply
+        inputs = replace(inputs, freeze=frozen, parts=breaks,
+                         markers=[marker for marker, _ in kept], marks=[mark for _, mark in kept])
     result = control_chart(observations(row["unit"], kind, inputs.points), kind,
                            freeze=inputs.freeze, parts=inputs.parts, rules=rules,
                            **wording(row))

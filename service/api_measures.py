@@ -77,14 +77,14 @@ def whole(number: Any) -> Any:
     return number
 
 
-def parse_period(raw: str) -> date:
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+def parse_period(raw: str, field: str = "period") -> date:
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
         try:
             return date.fromisoformat(raw)
         except ValueError:
             pass
-    raise ValidationException("period must be a date written YYYY-MM-DD",
-                              extra={"period": "must be a date written YYYY-MM-DD"})
+    raise ValidationException(f"{field} must be a date written YYYY-MM-DD",
+                              extra={field: "must be a date written YYYY-MM-DD"})
 
 
 def measure_out(measure: Measure) -> m.MeasureOut:

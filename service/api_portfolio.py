@@ -177,7 +177,7 @@ def stale_days_of(raw: str | None) -> int:
     if raw is None or not raw.strip():
         return DEFAULT_STALE_DAYS
     text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_STALE_DAYS:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_STALE_DAYS:
         raise ValidationError({"stale_days": STALE_DAYS_RULE})
     return int(text)
 

@@ -191,18 +191,21 @@ class CQIApplication(Application[uuid.UUID]):
         mission = self.mission()
         return mission.value_ids() if mission else set()
 
-    def known_measure_ids(self, plan: dict[str, object]) -> set[str]:
-        """The measure a plan links, when it exists: a plan is checked against the one measure
-        it names, not against every measure of the agency."""
+    def linked_measure(self, plan: dict[str, object]) -> tuple[dict[str, object], set[str]]:
+        """The plan with its linked measure's id written the one way ids are stored, and the
+        ids it may link: only that measure, when it exists (a plan is checked against the one
+        measure it names, not against every measure of the agency)."""
         named = plan.get("measure_id")
         if not isinstance(named, str) or not named.strip():
-            return set()
+            return plan, set()
         try:
             measure_id = uuid.UUID(named.strip())
             found = self.repository.get(measure_id)
         except (ValueError, AggregateNotFoundError):
-            return set()
-        return {named.strip()} if isinstance(found, Measure) else set()
+            return plan, set()
+        if not isinstance(found, Measure):
+            return plan, set()
+        return {**plan, "measure_id": str(measure_id)}, {str(measure_id)}
 
     def _change_mission(
         self, actor: str, expected_version: int | None, decide: Callable[[Mission], T]
@@ -304,7 +307,8 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known, measures = self.known_value_ids(), self.known_measure_ids(plan)
+        known = self.known_value_ids()
+        plan, measures = self.linked_measure(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.plan_cycle(actor=actor, plan=plan, known_value_ids=known,
                                          known_measure_ids=measures))
@@ -313,7 +317,8 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, number: int, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known, measures = self.known_value_ids(), self.known_measure_ids(plan)
+        known = self.known_value_ids()
+        plan, measures = self.linked_measure(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.revise_plan(actor=actor, number=number, plan=plan,
                                           known_value_ids=known, known_measure_ids=measures))

@@ -376,7 +376,10 @@ def _marker_rows(
     A label that would run past `right` moves left, and is shortened (…) if it still does not
     fit; its `<title>` keeps the whole of it. Each: (marker, x0, x1, label x, label text)."""
     placed = []
+    days = [p.x for p in points if isinstance(p.x, date)]
     for marker in markers:
+        if days and ((marker.end or marker.start) < days[0] or marker.start > days[-1]):
+            continue  # wholly outside the data: pinned to an edge it would mislead
         x0 = _x_position(marker.start, points, xs)
         x1 = _x_position(marker.end or marker.start, points, xs)
         if x0 is None or x1 is None:

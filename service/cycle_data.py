@@ -34,9 +34,15 @@ def cycle_window(points: list[Any], frequency: str, started_on: date | None,
     first = period_start(started_on, frequency)
     last = studied_on or today
     during = [p for p in points if first <= p["period"] <= last]
-    before = [p for p in points if p["period"] < first][-BEFORE:]
+    before = [p for p in points if p["period"] < first and not _excluded(p)][-BEFORE:]
+    counted = [p for p in during if not _excluded(p)]
     return CycleWindow(
         first=first, last=last, during=during, before=before,
         before_median=median(float(p["value"]) for p in before) if before else None,
-        during_median=median(float(p["value"]) for p in during) if during else None,
+        during_median=median(float(p["value"]) for p in counted) if counted else None,
     )
+
+
+def _excluded(point: Any) -> bool:
+    """A point the team left out of the chart's calculations stays out of these medians."""
+    return point.get("excluded") is not None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from domain.initiative import CONCLUSIONS
 from domain.measure import PROPORTION, RATE, period_name, period_short_name
 from domain.spc import ChartResult
 from projections import cycles, measure_data
@@ -45,7 +46,9 @@ def settle(row: Any, points: list[Any], marks: list[Any], linked: list[Any],
     for c in linked:
         if c["started_on"] is None:
             continue
-        end = c["studied_on"] or today
+        end = c["studied_on"] or (
+            # A test never studied ends when its initiative was concluded, not today.
+            c["updated_at"].date() if c["status"] in CONCLUSIONS else today)
         markers.append(Marker(c["started_on"], end, f"Cycle {c['number']} · {c['title']}"))
         described.append({"kind": "cycle", "start": c["started_on"], "end": end,
                           "label": f"Cycle {c['number']} of {c['title']}",

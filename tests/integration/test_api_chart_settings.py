@@ -5,6 +5,7 @@ chart's numbers (JSON) and its picture (SVG)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 
 from tests.integration.conftest import assert_field_error, plan_body
 from tests.integration.measures_support import define_measure
@@ -154,3 +155,31 @@ async def test_bad_settings_are_refused_with_the_field_and_change_nothing(agency
                                      headers={**agency.member, "If-Match": f'"{before}"'},
                                      json={"on": MONTHS[1], "text": "y"})
     assert stale.status_code == 412
+
+
+async def test_a_what_if_reading_drops_the_stored_phases_marks_too(agency):
+    measure_id = await continuous(agency, VALUES)
+    agency.ok(await agency.client.post(f"/api/v1/measures/{measure_id}/phases",
+                                       headers=agency.member,
+                                       json={"period": MONTHS[6], "label": "Adopted"}), 201)
+    assert [m["kind"] for m in (await chart(agency, measure_id))["marks"]] == ["phase"]
+    tried = await chart(agency, measure_id, kind="i", parts="3")
+    assert (tried["parts"], tried["marks"]) == ([3], [])
+
+
+async def test_a_cycle_never_studied_is_marked_until_its_initiative_was_concluded(agency, clock):
+    measure_id = await continuous(agency, VALUES)
+    iid = await agency.initiative()
+    value_id = await agency.default_value()
+    cycles = f"/api/v1/initiatives/{iid}/cycles"
+    agency.ok(await agency.client.post(cycles, headers=agency.member,
+                                       json=plan_body(value_id, measure_id=measure_id)), 201)
+    agency.ok(await agency.client.post(f"{cycles}/1/do", headers=agency.member, json={
+        "observations": "Tried", "started_on": "2025-06-20"}))
+    running = [m for m in (await chart(agency, measure_id))["marks"] if m["kind"] == "cycle"]
+    agency.ok(await agency.client.post(f"/api/v1/initiatives/{iid}/conclude",
+                                       headers=agency.member,
+                                       json={"outcome": "abandoned", "note": "Stopped"}))
+    clock.set(datetime.now(UTC) + timedelta(days=40))
+    (ended,) = [m for m in (await chart(agency, measure_id))["marks"] if m["kind"] == "cycle"]
+    assert ended["end"] == running[0]["end"]  # the day it was abandoned, not a later today

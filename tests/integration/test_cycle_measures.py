@@ -66,3 +66,16 @@ async def test_do_and_study_without_days_are_dated_today(agency, services):
     cycle = (await agency.get(iid))["cycles"][0]
     today = services.today().isoformat()
     assert (cycle["started_on"], cycle["studied_on"]) == (today, today)
+
+
+async def test_a_linked_measure_id_is_stored_the_one_way_ids_are_written(agency):
+    measure_id = await define_measure(agency)
+    iid = await agency.initiative()
+    value_id = await agency.default_value()
+    for spelling in (f"urn:uuid:{measure_id}", measure_id.upper(), f"{{{measure_id}}}"):
+        other = await agency.initiative(title=f"Linked as {spelling[:12]}")
+        agency.ok(await agency.client.post(
+            f"/api/v1/initiatives/{other}/cycles", headers=agency.member,
+            json=plan_body(value_id, measure_id=spelling)), 201)
+        assert (await agency.get(other))["cycles"][0]["measure_id"] == measure_id
+    assert (await agency.get(iid))["cycles"] == []

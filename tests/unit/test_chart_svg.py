@@ -240,8 +240,8 @@ def test_periods_are_named_as_people_say_them_on_the_axis_in_tooltips_and_in_the
 
 def test_a_label_near_the_right_edge_moves_left_and_a_long_one_is_shortened():
     long = "A very long note about the new intake form and who trained whom " * 3
-    markers = [Marker(MONTHS[10], None, "Cycle 2 · Families at the table"),
-               Marker(MONTHS[11], None, long)]
+    markers = [Marker(MONTHS[9], None, "Cycle 2 · Families at the table"),
+               Marker(MONTHS[10], None, long)]
     root = parse(chart_svg(run_chart(observations(STEADY)), title="t", description="d",
                            markers=markers, width=400))
     texts = {g.find(f"{NS}title").text.split(":")[0]: g.find(f"{NS}text")
@@ -252,3 +252,11 @@ def test_a_label_near_the_right_edge_moves_left_and_a_long_one_is_shortened():
     assert len(shortened) == 1 and float(shortened[0].get("x")) >= 0
     assert len(shortened[0].text) * 0.6 * 13 <= 400
     assert any(g.find(f"{NS}title").text.startswith(long) for g in by_class(root, "marker"))
+
+
+def test_a_marker_wholly_outside_the_data_is_not_pinned_to_an_edge():
+    markers = [Marker(date(2020, 1, 1), date(2020, 3, 1), "Long before"),
+               Marker(MONTHS[3], None, "Inside"), Marker(MONTHS[20], None, "After the data")]
+    root = parse(chart_svg(run_chart(observations(STEADY)), title="t", description="d",
+                           markers=markers))
+    assert [g.find(f"{NS}text").text for g in by_class(root, "marker")] == ["Inside"]

@@ -145,3 +145,17 @@ def test_events_stored_before_links_and_days_existed_still_load() -> None:
     cycle = replay(loaded).cycle(number)
     assert (cycle.measure_id, cycle.started_on, cycle.studied_on) == ("", None, None)
     assert cycle.result == "r"
+
+
+def test_a_blank_link_does_not_stand_in_for_the_measure_in_words() -> None:
+    with pytest.raises(ValidationError) as refused:
+        planned(measure="", measure_id="   ")
+    assert refused.value.errors == {"measure": "is required"}
+
+
+def test_a_test_cannot_have_begun_before_1900() -> None:
+    initiative, number = planned()
+    with pytest.raises(ValidationError) as refused:
+        initiative.record_do(actor=LEE, number=number, observations="ran",
+                             started_on=date(1, 1, 1), today=TODAY)
+    assert refused.value.errors == {"started_on": "must be in 1900 or later"}

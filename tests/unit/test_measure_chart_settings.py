@@ -4,11 +4,12 @@ flags, annotations — decided by people, kept as events, each refused when it m
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
 
-from domain.errors import NotFoundError, ValidationError
+from domain.errors import ValidationError
 from domain.measure import ChartSettingError, ChartSettings, Measure
 from service.application import CQIApplication
 from tests.unit.builders import LEE, event_names, replay
@@ -105,7 +106,7 @@ def test_a_phase_starts_after_the_first_period_once_and_needs_a_label() -> None:
     measure.start_phase(actor=LEE, period=MONTHS[3], label="Adopted")
     with pytest.raises(ChartSettingError, match="already starts at 2025-04-01"):
         measure.start_phase(actor=LEE, period=MONTHS[3], label="Again")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ChartSettingError, match="No phase starts at 2025-05-01"):
         measure.remove_phase(actor=LEE, period=MONTHS[4])
 
 
@@ -140,11 +141,11 @@ def test_an_annotation_may_fall_on_any_day_up_to_today() -> None:
     with pytest.raises(ValidationError) as long:
         measure.annotate(actor=LEE, on=MONTHS[0], text="x" * 201, today=TODAY)
     assert set(long.value.errors) == {"text"}
-    with pytest.raises(ChartSettingError, match="already has this annotation"):
-        measure.annotate(actor=LEE, on=date(2025, 2, 14), text="Director changed", today=TODAY)
-    measure.annotate(actor=LEE, on=date(2025, 2, 14), text="Director left", today=TODAY)
-    assert measure.chart.annotations == {"2025-02-14": "Director left"}
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ChartSettingError, match=re.escape(
+            "already has an annotation (Director changed); remove it first")):
+        measure.annotate(actor=LEE, on=date(2025, 2, 14), text="Director left", today=TODAY)
+    assert measure.chart.annotations == {"2025-02-14": "Director changed"}
+    with pytest.raises(ChartSettingError, match="There is no annotation on 2025-01-01"):
         measure.remove_annotation(actor=LEE, on=MONTHS[0])
 
 
