@@ -67,7 +67,9 @@ NOTICES = {
 HIDDEN_EVENT_FIELDS = {"originator_topic"}
 """Library bookkeeping that says nothing to a person reading the history."""
 EVENT_LABELS = {"value_id": "Mission value", "value_ids": "Values served",
-                "number": "Cycle", "adapted_from": "Adapted from cycle"}
+                "number": "Cycle", "adapted_from": "Adapted from cycle",
+                "measure_id": "Linked measure", "started_on": "Test began",
+                "studied_on": "Studied on"}
 
 
 def event_label(event_type: str) -> str:
@@ -84,8 +86,8 @@ def event_items(data: dict[str, Any], names: dict[str, str]) -> list[tuple[str, 
     for key, value in data.items():
         if key in HIDDEN_EVENT_FIELDS or value is None:
             continue
-        if key == "value_id":
-            shown = names.get(value, value)
+        if key in ("value_id", "measure_id"):  # a measure's id and a value's never collide
+            shown = names.get(value, value) if value != "" else "—"
         elif key == "value_ids":
             shown = ", ".join(names.get(v, v) for v in value)
         elif key == "team":
@@ -190,6 +192,8 @@ async def render_history(
     initiative: Initiative = await services.call(services.cqi.load, Initiative, initiative_id)
     entries = await history_entries(services, initiative_id)
     names = await services.read(value_names)
+    names.update({str(row["measure_id"]): row["name"]
+                  for row in await services.read(measure_data.measures)})
     return page(request, "history.html", "_history.html", status_code=forms.status,
                 initiative=initiative, entries=entries, value_names=names, form=forms,
                 event_label=event_label, event_items=event_items)

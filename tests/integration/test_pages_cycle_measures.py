@@ -87,3 +87,21 @@ async def test_a_plan_without_a_measure_in_words_or_a_link_is_refused(people, se
     response = await member.submit(f"{here}/cycles", {**PLAN, "value_id": family, "measure": ""},
                                    status=400)
     assert field_error(response.text, "plan-measure") == "Error: is required"
+
+
+async def test_the_history_names_the_linked_measure_and_the_days(people, services):
+    (family,) = await agency_values(services, "Family engagement")
+    today = services.today()
+    measure_id = await a_monthly_proportion(services, family, today)
+    here = f"/initiatives/{await an_initiative(services, family)}"
+    member = await people.browser("maria", "member")
+    await member.get(here)
+    await member.follow(await member.submit(f"{here}/cycles", {
+        **PLAN, "value_id": family, "measure": "", "measure_id": measure_id}))
+    began = month_before(today, 1)
+    await member.follow(await member.submit(f"{here}/cycles/1/do", {
+        "observations": "Meetings held", "started_on": began.isoformat()}))
+    html = await member.get(f"{here}/history")
+    assert "Linked measure" in html and "Families who felt heard" in html
+    assert measure_id not in html.split("<main", 1)[1].split("Linked measure", 1)[1][:200]
+    assert "Test began" in html and began.isoformat() in html
