@@ -36,6 +36,7 @@ from service.api_portfolio import PORTFOLIO_CONTROLLERS
 from service.api_publication import PUBLICATION_CONTROLLERS
 from service.application import StaleVersionError
 from service.auth import AuthenticationMiddleware
+from service.hardening import AllowedHosts, client_address, security_event, security_headers
 from service.pages import PAGE_CONTROLLERS, template_globals
 from service.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
 from service.services import Services, system_clock
@@ -101,6 +102,13 @@ def on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Respon
 
 
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException | PermissionDeniedException):
+        principal = request.scope.get("user")
+        security_event("access_denied", status=exc.status_code, method=request.method,
+                       path=request.url.path, login=principal.login if principal else "-",
+                       address=client_address(request.scope,
+                                              request.app.state.services.settings
+                                              .trust_proxy_headers))
     if isinstance(exc, NotAuthorizedException) and not is_api(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/sign-in?next={quote(target)}", status_code=303)
@@ -183,7 +191,7 @@ def create_app(
     def configure_templates(engine: JinjaTemplateEngine) -> None:
         engine.engine.globals.update(template_globals())
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *API_CONTROLLERS,
             *MEASURE_CONTROLLERS,
@@ -199,6 +207,7 @@ def create_app(
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         middleware=[DefineMiddleware(AuthenticationMiddleware)],
         before_request=check_csrf,
+        before_send=[security_headers(settings.trust_proxy_headers)],
         exception_handlers={
             DomainError: on_domain_error,
             HTTPException: on_http_error,
@@ -218,5 +227,8 @@ def create_app(
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
         lifespan=[lifespan],
-        debug=False,
+        debug=False,  # never on: a traceback page can show a database password
     )
+    # Outside Litestar's routing, so that an unknown path is refused on a wrong Host too.
+    app.asgi_handler = AllowedHosts(app.asgi_handler, settings.allowed_hosts)
+    return app

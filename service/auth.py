@@ -10,7 +10,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.security import CSRF_COOKIE, SESSION_COOKIE, Principal
+from service.security import CSRF_COOKIE, SESSION_COOKIE, Principal, cookie_name
 from service.services import Services
 
 ROLE_NAMES = {"viewer": "a viewer", "auditor": "an auditor", "member": "a CQI team member",
@@ -51,6 +51,7 @@ class AuthenticationMiddleware:
             return
         services: Services = scope["litestar_app"].state.services
         cookies = _cookies(scope)
+        secure = services.settings.secure_cookies
         principal: Principal | None = None
         scope["auth"] = None
         authorization = _header(scope, b"authorization")
@@ -60,7 +61,7 @@ class AuthenticationMiddleware:
                 principal = Principal(str(account.id), account.login, account.display_name,
                                       account.role)
                 scope["auth"] = "token"
-        elif session_id := cookies.get(SESSION_COOKIE):
+        elif session_id := cookies.get(cookie_name(SESSION_COOKIE, secure)):
             # A page refreshing itself is not the person using it: it must not keep an idle
             # session alive.
             touch = _header(scope, BACKGROUND_REFRESH) is None
@@ -68,7 +69,7 @@ class AuthenticationMiddleware:
             scope["auth"] = "session" if principal else None
         scope["user"] = principal
 
-        csrf_cookie = cookies.get(CSRF_COOKIE)
+        csrf_cookie = cookies.get(cookie_name(CSRF_COOKIE, secure))
         new_cookie = None
         if not csrf_cookie:
             csrf_cookie = new_cookie = secrets.token_urlsafe(24)
@@ -77,8 +78,8 @@ class AuthenticationMiddleware:
         if new_cookie is None:
             await self.app(scope, receive, send)
             return
-        secure = "; Secure" if services.settings.secure_cookies else ""
-        set_cookie = f"{CSRF_COOKIE}={new_cookie}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        set_cookie = (f"{cookie_name(CSRF_COOKIE, secure)}={new_cookie}; Path=/; HttpOnly;"
+                      f" SameSite=Lax{'; Secure' if secure else ''}")
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":

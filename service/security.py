@@ -23,6 +23,15 @@ from projections.accounts import TABLE as ACCOUNTS
 
 SESSION_COOKIE = "cqi_session"
 CSRF_COOKIE = "cqi_csrf"
+HOST_PREFIX = "__Host-"
+"""Browsers accept a `__Host-` cookie only with Secure, Path=/ and no Domain: no other host (a
+sibling subdomain) and no plain-http page can set or overwrite it."""
+
+
+def cookie_name(name: str, secure: bool) -> str:
+    """The cookie's name as sent: `__Host-` prefixed when cookies are Secure. Only with
+    CQI_SECURE_COOKIES=false (plain http, local use) is the prefix dropped, as it must be."""
+    return HOST_PREFIX + name if secure else name
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "x-csrf-token"
 

@@ -19,6 +19,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from service.application import CQIApplication, Receipt, eventsourcing_env
+from service.hardening import create_throttle_tables
 from service.projection_runner import ProjectionRunner
 from service.security import SessionStore, password_hasher, verify_password
 from service.settings import Settings
@@ -73,6 +74,7 @@ class Services:
             pool, timedelta(hours=settings.session_hours), timedelta(minutes=settings.idle_minutes)
         )
         await sessions.create_tables()
+        await create_throttle_tables(pool)
         hasher = password_hasher(settings.password_hash_cost)
         unknown = await anyio.to_thread.run_sync(hasher.hash, secrets.token_urlsafe(16))
         return cls(settings, cqi, runner, pool, sessions, hasher, clock, unknown)

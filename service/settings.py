@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,12 @@ class Settings:
     """CQI_PASSWORD_HASH_COST: "standard" (argon2id, 64 MiB) or "fast" (tests only)."""
     pool_size: int = 10
     """CQI_DB_POOL_SIZE: connections each pool (writes, reads) keeps open."""
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    """CQI_ALLOWED_HOSTS: comma-separated host names this app answers to (any port);
+    "*.example.org" allows its subdomains, "*" any host. Others get 400."""
+    trust_proxy_headers: bool = False
+    """CQI_TRUST_PROXY_HEADERS: a reverse proxy in front sets X-Forwarded-Proto and
+    X-Forwarded-For (true only when every request comes through that proxy)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -73,6 +80,8 @@ class Settings:
             idle_minutes=_number(env, "CQI_IDLE_MINUTES", 30.0, float, 1, 24 * 60),
             password_hash_cost=cost,
             pool_size=_number(env, "CQI_DB_POOL_SIZE", 10, int, 2, 200),
+            allowed_hosts=_hosts(env.get("CQI_ALLOWED_HOSTS")),
+            trust_proxy_headers=_flag(env, "CQI_TRUST_PROXY_HEADERS", False),
         )
 
     def with_secret_key(self) -> Settings:
@@ -104,6 +113,18 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}={raw!r}: use true or false")
+
+
+def _hosts(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return Settings.allowed_hosts
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if host != "*" and not re.fullmatch(r"(\*\.)?[a-z0-9.\-:]+", host):
+            raise SettingsError(
+                f"CQI_ALLOWED_HOSTS: {host!r} is not a host name (e.g. cqi.example.org, "
+                "*.example.org; no scheme, no port)")
+    return hosts
 
 
 def _number(env, name, default, kind, low, high):  # type: ignore[no-untyped-def]

@@ -89,6 +89,7 @@ def settings(database_url: str, tmp_path: pathlib.Path) -> Settings:
         secret_key="test-secret-key",
         password_hash_cost="fast",
         pool_size=4,
+        allowed_hosts=("testserver.local", "127.0.0.1", "localhost"),
     )
 
 

@@ -19,13 +19,13 @@ async def test_signing_in_issues_a_new_session_id_with_secure_flags(client, acco
     login = "maria"
     await accounts.add(login, "member")
     browser = Browser(client)
-    client.cookies.set("cqi_session", "planted-by-an-attacker", domain="testserver.local")
+    client.cookies.set("__Host-cqi_session", "planted-by-an-attacker", domain="testserver.local")
     await browser.get("/sign-in")
     response = await browser.send(form_posting_to(browser.html, "/sign-in"),
                                   {"login": login, "password": accounts.PASSWORD})
     assert response.status_code == 303
     cookie = next(h for h in response.headers.get_list("set-cookie")
-                  if h.startswith("cqi_session="))
+                  if h.startswith("__Host-cqi_session="))
     assert "planted-by-an-attacker" not in cookie
     flags = {part.strip().lower() for part in cookie.split(";")}
     assert {"httponly", "secure", "samesite=lax", "path=/"} <= flags
@@ -33,10 +33,10 @@ async def test_signing_in_issues_a_new_session_id_with_secure_flags(client, acco
 
 async def test_signing_out_ends_the_session_on_the_server(client, accounts):
     browser, _ = await signed_in(client, accounts, "viewer")
-    session_id = client.cookies.get("cqi_session")
+    session_id = client.cookies.get("__Host-cqi_session")
     await browser.get("/board")
     await browser.submit("/sign-out")
-    client.cookies.set("cqi_session", session_id, domain="testserver.local")  # replayed
+    client.cookies.set("__Host-cqi_session", session_id, domain="testserver.local")  # replayed
     response = await client.get("/board")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/sign-in")
