@@ -42,6 +42,17 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
     }
 
 
+def page_errors(*codes: int) -> dict[int, ResponseSpec]:
+    """The error responses of a route outside /api/ (an image that pages embed): the app answers
+    them with its HTML error page, and sends a caller without credentials to sign in (303)."""
+    return {
+        303: ResponseSpec(data_container=None, description="No credentials: go to /sign-in."),
+        **{code: ResponseSpec(data_container=str, media_type="text/html",
+                              description=ERROR_MEANINGS[code], generate_examples=False)
+           for code in (403, *codes)},
+    }
+
+
 WRITE = (400, 404, 409, 412)  # a command on an existing aggregate
 STATUSES = (PROPOSED, ACTIVE, *CONCLUSIONS)
 

@@ -23,28 +23,28 @@ from domain.errors import ValidationError
 from domain.measure import COUNT, PROPORTION, RATE, UNIT_NAMES
 from domain.spc import CONTROL_KINDS, RULE_SETS, RUN, ChartResult, Observation, control_chart
 from projections import measure_data
+from service.api import page_errors
 from service.api_chart_settings import ChartSettingsController
 from service.api_measures import errors, measure_row
 from service.auth import requires
 from service.chart_svg import KIND_NAMES
 from service.measure_charts import ChartInputs, chart_inputs, picture, wording
+from service.schemas import MaybeNumber, Number
 from service.services import Services, Svc
 
 KINDS = (RUN, *CONTROL_KINDS)
 UNIT_FOR_KIND = {"p": PROPORTION, "u": RATE, "c": COUNT}
 
-Number = int | float
-
 
 class ChartPointOut(Struct):
     index: int
     period: date
-    value: Number | None
-    numerator: Number | None
-    denominator: Number | None
-    centre: Number | None
-    lower: Number | None
-    upper: Number | None
+    value: MaybeNumber
+    numerator: MaybeNumber
+    denominator: MaybeNumber
+    centre: MaybeNumber
+    lower: MaybeNumber
+    upper: MaybeNumber
     part: int
     in_baseline: bool
     excluded: bool
@@ -61,7 +61,7 @@ class SignalOut(Struct):
     last_index: int
     direction: str | None
     observed: Number
-    limit: Number | None
+    limit: MaybeNumber
     useful_points: int | None
     indices: list[int]
     sentence: str
@@ -71,10 +71,10 @@ class PartOut(Struct):
     part: int
     first: int
     last: int
-    centre: Number | None
-    lower: Number | None  # None when the limits vary point by point (p, u) or do not exist
-    upper: Number | None
-    average_moving_range: Number | None
+    centre: MaybeNumber
+    lower: MaybeNumber  # None when the limits vary point by point (p, u) or do not exist
+    upper: MaybeNumber
+    average_moving_range: MaybeNumber
     moving_ranges_screened_out: int
     baseline_points: int
     useful_points: int
@@ -267,7 +267,7 @@ class ChartImageController(Controller):
     tags = ["measures and data"]
 
     @get("/{measure_id:uuid}/chart.svg", guards=[requires("viewer")],
-         media_type="image/svg+xml", responses=errors(400, 404),
+         media_type="image/svg+xml", responses=page_errors(400, 404),
          summary="The same chart as an SVG image (accessible: title, description, signals)")
     async def chart_image(
         self, services: Svc, measure_id: FromPath[uuid.UUID], kind: KIND = RUN,

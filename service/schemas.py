@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import KwargDefinition
 from msgspec import Struct
 
 
@@ -16,6 +18,14 @@ class Health(Struct, omit_defaults=True):
     status: str
     problem: str | None = None
     """What is wrong, when status is not "ok"."""
+
+
+# Litestar publishes `int | float` as oneOf [integer, number], which no whole number satisfies
+# (it matches both); these publish one JSON number and keep whole numbers as ints in Python.
+Number = Annotated[int | float, KwargDefinition(
+    schema_extra={"oneOf": None, "type": OpenAPIType.NUMBER})]
+MaybeNumber = Annotated[int | float | None, KwargDefinition(
+    schema_extra={"oneOf": None, "type": [OpenAPIType.NUMBER, OpenAPIType.NULL]})]
 
 
 class ErrorOut(Struct):

@@ -7,9 +7,7 @@ from typing import Literal
 
 from msgspec import Struct
 
-from service.schemas import Body
-
-Number = int | float
+from service.schemas import Body, MaybeNumber, Number
 
 
 class DefinitionIn(Body):
@@ -29,7 +27,7 @@ class MeasureIn(Body):
     unit: Literal["count", "proportion", "rate", "continuous"]
     direction: Literal["up", "down"]
     value_ids: list[str]
-    goal: Number | None = None
+    goal: MaybeNumber = None
 
 
 class DefinitionOut(Struct):
@@ -47,7 +45,7 @@ class MeasureOut(Struct):
     definition: DefinitionOut
     unit: str
     direction: str
-    goal: Number | None
+    goal: MaybeNumber
     value_ids: list[str]
     points: int
     first_period: date | None
@@ -64,7 +62,7 @@ class MeasureSummary(Struct):
     unit: str
     frequency: str
     direction: str
-    goal: Number | None
+    goal: MaybeNumber
     value_ids: list[str]
     points: int
     last_period: date | None
@@ -77,9 +75,9 @@ class PointIn(Body):
     `denominator` for proportions and rates."""
 
     period: date
-    value: Number | None = None
-    numerator: Number | None = None
-    denominator: Number | None = None
+    value: MaybeNumber = None
+    numerator: MaybeNumber = None
+    denominator: MaybeNumber = None
     note: str = ""
 
 
@@ -87,9 +85,9 @@ class CorrectionIn(Body):
     """The period's new numbers (as for recording it) and why they changed."""
 
     reason: str
-    value: Number | None = None
-    numerator: Number | None = None
-    denominator: Number | None = None
+    value: MaybeNumber = None
+    numerator: MaybeNumber = None
+    denominator: MaybeNumber = None
 
 
 class PointSaved(Struct):
@@ -101,8 +99,8 @@ class PointOut(Struct):
     period: date
     value: Number
     """As entered, or numerator / denominator; as last corrected."""
-    numerator: Number | None
-    denominator: Number | None
+    numerator: MaybeNumber
+    denominator: MaybeNumber
     note: str
     corrected: bool
     corrections: int
@@ -118,8 +116,8 @@ class PointEntryOut(Struct):
     version: int
     kind: Literal["recorded", "imported", "corrected"]
     value: Number
-    numerator: Number | None
-    denominator: Number | None
+    numerator: MaybeNumber
+    denominator: MaybeNumber
     note: str | None
     reason: str | None
     at: datetime
@@ -135,9 +133,9 @@ class PointHistoryOut(Struct):
 class ImportRowOut(Struct):
     line: int
     period: date
-    value: Number | None
-    numerator: Number | None
-    denominator: Number | None
+    value: MaybeNumber
+    numerator: MaybeNumber
+    denominator: MaybeNumber
     note: str
 
 
