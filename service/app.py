@@ -37,6 +37,7 @@ from service.api_publication import PUBLICATION_CONTROLLERS
 from service.application import StaleVersionError
 from service.auth import AuthenticationMiddleware
 from service.hardening import AllowedHosts, client_address, security_event, security_headers
+from service.idempotency import IdempotencyMiddleware
 from service.pages import PAGE_CONTROLLERS, template_globals
 from service.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
 from service.services import Services, system_clock
@@ -205,7 +206,8 @@ def create_app(
                                        name="static", include_in_schema=False),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
-        middleware=[DefineMiddleware(AuthenticationMiddleware)],
+        middleware=[DefineMiddleware(AuthenticationMiddleware),
+                    DefineMiddleware(IdempotencyMiddleware)],
         before_request=check_csrf,
         before_send=[security_headers(settings.trust_proxy_headers)],
         exception_handlers={
@@ -222,7 +224,12 @@ def create_app(
             version="1",
             description="Continuous quality improvement: initiatives, PDSA cycles, mission "
                         "values and revisits. Authenticate with `Authorization: Bearer <token>` "
-                        "(create one with `cqi token create LOGIN`).",
+                        "(create one with `cqi token create LOGIN`).\n\n"
+                        "Every write (POST, PUT, PATCH, DELETE) accepts an `Idempotency-Key` "
+                        "header (1-200 printable ASCII characters, e.g. a random UUID): a "
+                        "repeat with the same key returns the first answer and stores nothing "
+                        "new, even when the first answer was lost. The same key with another "
+                        "method, path or body is refused with 422; a malformed key with 400.",
             path="/schema",
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),

@@ -24,6 +24,7 @@ from domain.measure import ChartSettings, DataPoint, Measure, OperationalDefinit
 from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
+from service.idempotency import note_detail
 from service.settings import parse_database_url
 
 A = TypeVar("A", bound=Aggregate)
@@ -98,6 +99,8 @@ def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_CONNECT_TIMEOUT": "10",
+        # Writes a command's idempotency key in the same transaction as its events.
+        "APPLICATION_RECORDER_TOPIC": "service.idempotency:IdempotentRecorder",
     }
 
 
@@ -139,6 +142,7 @@ class CQIApplication(Application[uuid.UUID]):
     def _commit(self, *aggregates: Aggregate, detail: Any = None) -> Receipt:
         pending = [e for a in aggregates for e in a.pending_events]
         topics = tuple(sorted({get_topic(type(e)) for e in pending}))
+        note_detail(detail)  # kept with the request's idempotency key, if it has one
         recordings = self.save(*aggregates)
         return Receipt(
             id=aggregates[0].id,

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.initiative import DECISIONS, PHASE_NAMES, TEAM_KINDS
 from domain.revisit import OUTCOMES
+from service import idempotency
 from service.application import Receipt, StaleVersionError
 from service.security import CSRF_FIELD, csrf_token
 from service.services import Req, Services
@@ -41,6 +42,8 @@ def template_globals() -> dict[str, Any]:
     return {
         "csrf_token": request_csrf_token,
         "CSRF_FIELD": CSRF_FIELD,
+        "IDEMPOTENCY_FIELD": idempotency.FORM_FIELD,
+        "new_idempotency_key": idempotency.new_key,
         "PHASE_NAMES": PHASE_NAMES,
         "DECISIONS": DECISIONS,
         "TEAM_KINDS": TEAM_KINDS,
@@ -126,9 +129,10 @@ def actor(request: Req) -> str:
 async def read_form(request: Req) -> dict[str, Any]:
     """The posted fields: a string each, or a list when a name was sent more than once."""
     form = await request.form()
+    idempotency.use_form_key(form.get(idempotency.FORM_FIELD))
     values: dict[str, Any] = {}
     for key, value in form.multi_items():
-        if key == CSRF_FIELD or not isinstance(value, str):
+        if key in (CSRF_FIELD, idempotency.FORM_FIELD) or not isinstance(value, str):
             continue
         if key in values:
             previous = values[key]

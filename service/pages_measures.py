@@ -32,7 +32,7 @@ from domain.measure import (
 )
 from domain.spc import RULE_SETS, RUN, control_chart
 from projections import measure_data
-from service import measure_csv
+from service import idempotency, measure_csv
 from service.api_charts import KINDS, UNIT_FOR_KIND, chart_options, observations
 from service.api_measures import errors_by_line, filename, measure_row
 from service.auth import requires
@@ -504,6 +504,7 @@ class MeasurePages(Controller):
         """A file uploaded: its preview, nothing stored. The preview's own form (`content`,
         the same bytes in base64, and `confirm`): all its rows imported in one step, or none."""
         form = await request.form()
+        idempotency.use_form_key(form.get(idempotency.FORM_FIELD))
         upload = next((f for f in form.getall("file", []) if isinstance(f, UploadFile)), None)
         carried = form.get("content")
         version = form_version({"version": form.get("version", "")})

@@ -18,6 +18,8 @@ from argon2 import PasswordHasher
 from litestar import Request
 from litestar.di import NamedDependency
 
+from domain.errors import DomainError
+from service import idempotency
 from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.hardening import create_throttle_tables
 from service.projection_runner import ProjectionRunner
@@ -110,8 +112,45 @@ class Services:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     async def command(self, fn: Callable[P, Receipt], *args: P.args, **kwargs: P.kwargs) -> Receipt:
-        """Run a command, then wait until every view has processed it (read-your-writes)."""
-        receipt = await self.call(fn, *args, **kwargs)
+        """Run a command, then wait until every view has processed it (read-your-writes).
+
+        With an idempotency key (the request's first command only), a key already used
+        answers with the first receipt and runs nothing; see service/idempotency.py."""
+        claim = self._claim()
+        if claim is not None:
+            stored = await self.read(idempotency.find, claim.principal, claim.key)
+            if stored is not None:
+                return await self._caught_up(self._replayed(claim, stored))
+        try:
+            with idempotency.claiming(claim):
+                receipt = await self.call(fn, *args, **kwargs)
+        except (idempotency.KeyAlreadyUsed, DomainError):
+            # A repeat that raced the first one: the key's row decides (a refusal with no row
+            # is a refusal).
+            if claim is None:
+                raise
+            stored = await self.read(idempotency.find, claim.principal, claim.key)
+            if stored is None:
+                raise
+            receipt = self._replayed(claim, stored)
+        return await self._caught_up(receipt)
+
+    @staticmethod
+    def _claim() -> idempotency.Claim | None:
+        """The request's idempotency key, claimed for its first command."""
+        request = idempotency.current_request()
+        if request is None or request.key is None or request.claimed:
+            return None
+        request.claimed = True
+        return idempotency.Claim(request.principal(), request.key, request.fingerprint())
+
+    @staticmethod
+    def _replayed(claim: idempotency.Claim, stored: idempotency.StoredKey) -> Receipt:
+        if stored.fingerprint != claim.fingerprint:
+            raise idempotency.KeyReusedError()
+        return Receipt(**idempotency.receipt_kwargs(stored.receipt))
+
+    async def _caught_up(self, receipt: Receipt) -> Receipt:
         if receipt.notification_id and not await self.runner.progress.wait(
             receipt.notification_id, timeout=10.0
         ):

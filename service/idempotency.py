@@ -1,0 +1,362 @@
+"""Commands that never apply twice: idempotency keys.
+
+A client names each write with a key (the `Idempotency-Key` header, or the hidden `_idem`
+field every rendered form carries). The first time a key is used, the row that remembers it
+(`cqi_idempotency`: principal, key, a fingerprint of the request and the command's receipt) is
+inserted by the event recorder in the same transaction as the command's events. So either both
+are stored or neither is: a repeat of a request whose answer was lost finds the row and gets the
+first answer, and a repeat racing the first one fails on the row's primary key, storing nothing.
+
+The pieces:
+- `IdempotencyMiddleware` notes the key and hashes the body of every unsafe request;
+- `Services.command` claims the key for one command (`claiming`), or answers from the row;
+- `IdempotentRecorder` writes the row next to the events;
+- `note_detail` lets the application add the receipt's `detail` the recorder cannot know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from litestar.exceptions import ClientException, ValidationException
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+HEADER = "Idempotency-Key"
+FORM_FIELD = "_idem"
+MAX_KEY_LENGTH = 200
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+TABLE = "cqi_idempotency"
+
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+
+
+class KeyAlreadyUsed(Exception):
+    """The key's row exists: this command was already done (its events are not stored twice)."""
+
+
+class KeyReusedError(ClientException):
+    """The same key came with a different request."""
+
+    status_code = 422
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"This {HEADER} was already used for a different request (another method, path or "
+            "body). Use a new key for a new request; repeat a request only with the same body.",
+            status_code=422,
+        )
+
+
+def key_problem(raw: str) -> str | None:
+    """Why `raw` is not a usable key (None: it is one)."""
+    if not raw:
+        return "must not be empty"
+    if len(raw) > MAX_KEY_LENGTH:
+        return f"must be at most {MAX_KEY_LENGTH} characters (it has {len(raw)})"
+    if not _PRINTABLE.fullmatch(raw):
+        return "may hold only printable ASCII characters"
+    return None
+
+
+def checked_key(raw: str) -> str:
+    """The key, or a 400 that names `Idempotency-Key` and says what is wrong with it."""
+    problem = key_problem(raw)
+    if problem is not None:
+        raise ValidationException(
+            f"The {HEADER} is not usable: it {problem}.", extra={HEADER: problem}
+        )
+    return raw
+
+
+def _started(method: str, path: str) -> Any:
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode()):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What a repeat must match: the method, the path and the body, as a SHA-256 hex digest."""
+    digest = _started(method, path)
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def new_key() -> str:
+    """A fresh key for a form being rendered."""
+    return secrets.token_urlsafe(18)
+
+
+# --- the request's key, noted by the middleware ------------------------------------------
+
+
+@dataclass
+class RequestKey:
+    """An unsafe request: its key (once known) and its fingerprint as its body is read."""
+
+    method: str
+    path: str
+    scope: Scope
+    key: str | None = None
+    claimed: bool = False
+    """A request's key applies to its first command only."""
+    _digest: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._digest = _started(self.method, self.path)
+
+    def take_body(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+
+    def fingerprint(self) -> str:
+        return str(self._digest.copy().hexdigest())
+
+    def principal(self) -> str:
+        user = self.scope.get("user")
+        return str(getattr(user, "account_id", "")) if user is not None else ""
+
+
+_request: ContextVar[RequestKey | None] = ContextVar("cqi_idempotency_request", default=None)
+
+
+def current_request() -> RequestKey | None:
+    return _request.get()
+
+
+def use_form_key(raw: object) -> None:
+    """A form's hidden key, unless the request already named one in its header."""
+    request = _request.get()
+    if request is None or request.key is not None or not isinstance(raw, str):
+        return
+    request.key = checked_key(raw)
+
+
+class IdempotencyMiddleware:
+    """Notes the `Idempotency-Key` of every unsafe request and fingerprints its body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method", "GET") not in UNSAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        request = RequestKey(scope["method"], scope.get("path", ""), scope)
+        for name, value in scope.get("headers", []):
+            if name == b"idempotency-key":
+                request.key = checked_key(value.decode("latin-1").strip())
+                break
+
+        async def reading() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                request.take_body(message.get("body", b""))
+            return message
+
+        token = _request.set(request)
+        try:
+            await self.app(scope, reading, send)
+        finally:
+            _request.reset(token)
+
+
+# --- one command's claim on the key ------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    """What the recorder writes next to the command's events."""
+
+    principal: str
+    key: str
+    fingerprint: str
+    detail: Any = None
+    recorded: bool = False
+
+
+_claim: ContextVar[Claim | None] = ContextVar("cqi_idempotency_claim", default=None)
+
+
+@contextmanager
+def claiming(claim: Claim | None) -> Iterator[None]:
+    """While it is open, the saves of this context (and of threads started from it) carry
+    `claim`. Worker threads started with anyio copy the context, so they see it too."""
+    token = _claim.set(claim)
+    try:
+        yield
+    finally:
+        _claim.reset(token)
+
+
+def note_detail(detail: Any) -> None:
+    """The command's outcome, which its receipt carries (the application calls this)."""
+    claim = _claim.get()
+    if claim is not None:
+        claim.detail = detail
+
+
+# --- storing and reading the row ---------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    """JSON for a receipt's detail, keeping the types details have (ids, days, amounts)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, uuid.UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"$dict": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    raise TypeError(f"an idempotent command's detail cannot hold a {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        ((tag, raw),) = value.items()
+        if tag == "$uuid":
+            return uuid.UUID(raw)
+        if tag == "$datetime":
+            return datetime.fromisoformat(raw)
+        if tag == "$date":
+            return date.fromisoformat(raw)
+        if tag == "$decimal":
+            return Decimal(raw)
+        return {_decode(k): _decode(v) for k, v in raw}
+    return value
+
+
+def receipt_fields(stored_events: Sequence[StoredEvent], notification_ids: Sequence[int],
+                   detail: Any) -> dict[str, Any]:
+    """The receipt of a save, from what was stored (the application saves its main aggregate
+    first, then the others it changed with it)."""
+    first = stored_events[0].originator_id
+    others: list[str] = []
+    for stored in stored_events:
+        if stored.originator_id != first and str(stored.originator_id) not in others:
+            others.append(str(stored.originator_id))
+    return {
+        "id": str(first),
+        "version": max(e.originator_version for e in stored_events if e.originator_id == first),
+        "notification_id": max(notification_ids),
+        "topics": sorted({e.topic for e in stored_events}),
+        "detail": _encode(detail),
+        "also_saved": others,
+    }
+
+
+def receipt_kwargs(stored: str | dict[str, Any]) -> dict[str, Any]:
+    """The stored receipt as keyword arguments for `Receipt`."""
+    data = json.loads(stored) if isinstance(stored, str) else stored
+    return {
+        "id": uuid.UUID(data["id"]),
+        "version": int(data["version"]),
+        "notification_id": int(data["notification_id"]),
+        "topics": tuple(data["topics"]),
+        "detail": _decode(data["detail"]),
+        "also_saved": tuple(uuid.UUID(i) for i in data["also_saved"]),
+    }
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    fingerprint: str
+    receipt: dict[str, Any]
+
+
+async def find(conn: Any, principal: str, key: str) -> StoredKey | None:
+    """The row of `key` for `principal` (an asyncpg connection), if the key was used."""
+    row = await conn.fetchrow(
+        f"SELECT fingerprint, receipt::text AS receipt FROM {TABLE} "
+        "WHERE principal = $1 AND key = $2",
+        principal, key,
+    )
+    if row is None:
+        return None
+    return StoredKey(row["fingerprint"], json.loads(row["receipt"]))
+
+
+class IdempotentRecorder(PostgresApplicationRecorder):
+    """The application's recorder, which also writes the claimed key's row in the events'
+    transaction (wired in with APPLICATION_RECORDER_TOPIC)."""
+
+    def __init__(self, datastore: PostgresDatastore, *,
+                 events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.idempotency_table_name = TABLE
+        self.idempotency_constraint = f"{TABLE}_pkey"
+        table = SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
+                                               table=Identifier(TABLE))
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            "principal text NOT NULL, "
+            "key text NOT NULL, "
+            "fingerprint text NOT NULL, "
+            "originator_id uuid NOT NULL, "
+            "originator_version bigint NOT NULL, "
+            "notification_id bigint NOT NULL, "
+            "receipt jsonb NOT NULL, "
+            "recorded_at timestamptz NOT NULL DEFAULT now(), "
+            "PRIMARY KEY (principal, key))"
+        ).format(table=table))
+        self.insert_key_statement = SQL(
+            "INSERT INTO {table} (principal, key, fingerprint, originator_id, "
+            "originator_version, notification_id, receipt) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "RETURNING key"
+        ).format(table=table)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        try:
+            notification_ids = super().insert_events(stored_events, **kwargs)
+        except IntegrityError as exc:
+            cause = exc.__cause__
+            if (isinstance(cause, psycopg.errors.UniqueViolation)
+                    and cause.diag.constraint_name == self.idempotency_constraint):
+                raise KeyAlreadyUsed(str(exc)) from exc
+            raise
+        claim = _claim.get()
+        if claim is not None and stored_events:
+            claim.recorded = True
+        return notification_ids
+
+    def _fetch_ids_after_insert_events(
+        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        claim = _claim.get()
+        if claim is None or claim.recorded or not stored_events or not notification_ids:
+            return notification_ids
+        receipt = receipt_fields(stored_events, notification_ids, claim.detail)
+        curs.execute(self.insert_key_statement, (
+            claim.principal, claim.key, claim.fingerprint, receipt["id"], receipt["version"],
+            receipt["notification_id"], json.dumps(receipt),
+        ))
+        curs.fetchone()  # in pipeline mode: a duplicate key raises here, inside the transaction
+        return notification_ids
