@@ -39,6 +39,7 @@ from service.auth import AuthenticationMiddleware
 from service.hardening import AllowedHosts, client_address, security_event, security_headers
 from service.idempotency import IdempotencyMiddleware
 from service.pages import PAGE_CONTROLLERS, template_globals
+from service.pages_audit import AuditPages
 from service.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
 from service.services import Services, system_clock
 from service.settings import Settings
@@ -200,6 +201,7 @@ def create_app(
             *PORTFOLIO_CONTROLLERS,
             *PUBLICATION_CONTROLLERS,
             *PAGE_CONTROLLERS,
+            AuditPages,
             create_static_files_router(path="/static/htmx", directories=[HTMX_DIR],
                                        name="htmx", include_in_schema=False),
             create_static_files_router(path="/static", directories=[TEMPLATES / "static"],

@@ -24,6 +24,7 @@ from domain.measure import ChartSettings, DataPoint, Measure, OperationalDefinit
 from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
+from service.audit import ensure_chain_for
 from service.idempotency import note_detail
 from service.settings import parse_database_url
 
@@ -116,6 +117,7 @@ class CQIApplication(Application[uuid.UUID]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        ensure_chain_for(self)  # the audit chain's table and trigger, before any write
         # Commands on one aggregate queue here instead of racing each other to the database:
         # under many concurrent writers in one process, optimistic retries alone can starve a
         # writer. Writers in other processes are still caught by the retry in `_change`.

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from domain.errors import DomainError, ValidationError
+from service.audit import AuditError
 from service.embedded_db import EmbeddedPostgresError
 from service.settings import Settings, SettingsError
 
@@ -217,6 +218,110 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_anchor(settings: Settings, args: argparse.Namespace) -> int:
+    """Sign the chain's head with the key in CQI_SIGNING_KEY_FILE, after checking the chain."""
+    from pathlib import Path
+
+    from service import audit
+
+    key_file = Path(args.key_file) if args.key_file else settings.signing_key_file
+    if key_file is None:
+        raise SettingsError("CQI_SIGNING_KEY_FILE is not set: name the file that holds the "
+                            "anchor signing key (create it with `cqi anchor --new-key`)")
+    if args.new_key:
+        public = audit.new_signing_key(key_file)
+        print(f"New signing key in {key_file} (readable by you only; keep it out of the "
+              f"database and its backups). Public key: {public.hex()}")
+    trusted = audit.public_key_of(key_file)
+    with database(settings) as configured:
+        application(configured).close()  # makes sure the chain exists
+        assert configured.database_url
+        with audit.connected(configured.database_url) as conn:
+            report = audit.verify_database(conn, trusted)
+            if not report.ok:
+                print(f"Not anchored: the chain does not verify. FAILED at {report.first()}",
+                      file=sys.stderr)
+                return 1
+            anchor = audit.record_anchor(conn, key_file)
+    print(f"Anchor #{anchor.id} at sequence {anchor.sequence}\n"
+          f"head:       {anchor.head.hex()}\n"
+          f"signature:  {anchor.signature.hex()}\n"
+          f"public key: {anchor.public_key.hex()}\n"
+          f"signed text: {audit.anchor_message(anchor.sequence, anchor.head).decode()}")
+    return 0
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the chain and the anchors, in the database or in an export; needs no running app."""
+    from pathlib import Path
+
+    from service import audit
+
+    if args.public_key:
+        try:
+            trusted: bytes | None = bytes.fromhex(args.public_key)
+        except ValueError:
+            trusted = b""
+        if len(trusted or b"") != 32:
+            raise SystemExit("--public-key: 64 hexadecimal digits (an Ed25519 public key)")
+    elif settings.signing_key_file and settings.signing_key_file.exists():
+        trusted = audit.public_key_of(settings.signing_key_file)
+    else:
+        trusted = None
+    if args.file:
+        report = audit.verify_file(Path(args.file), trusted)
+    else:
+        with database(settings) as configured:
+            assert configured.database_url
+            with audit.connected(configured.database_url) as conn:
+                report = audit.verify_database(conn, trusted)
+    for note in report.notes:
+        print(f"Note: {note}", file=sys.stderr)
+    if not report.ok:
+        print(f"FAILED at {report.first()}")
+        if len(report.problems) > 1:
+            print(f"({len(report.problems) - 1} more problems:)")
+            for problem in report.problems:
+                if problem is not report.first():
+                    print(f"  {problem}")
+        return 1
+    print(f"OK: {report.events} events chained, head at sequence {report.head_sequence} "
+          f"({report.head.hex()}); {report.anchors} anchors verified")
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write events and their links as NDJSON, for `cqi verify --file`."""
+    import uuid
+
+    from service import audit
+
+    initiative = None
+    if args.initiative:
+        try:
+            initiative = uuid.UUID(args.initiative)
+        except ValueError:
+            raise SystemExit(f"--initiative: {args.initiative!r} is not an initiative id"
+                             ) from None
+    with database(settings) as configured:
+        application(configured).close()  # makes sure the chain exists
+        assert configured.database_url
+        with audit.connected(configured.database_url) as conn:
+            if initiative and not conn.execute(
+                    f"SELECT 1 FROM {audit.EVENTS} WHERE originator_id = %s AND topic LIKE "
+                    "'domain.initiative:%%' LIMIT 1", (initiative,)).fetchone():
+                raise SystemExit(f"No initiative has id {initiative}; nothing was exported.")
+            if args.output:
+                with open(args.output, "w", encoding="utf-8") as out:
+                    count = audit.export(conn, out, initiative)
+            else:
+                count = audit.export(conn, sys.stdout, initiative)
+    print(f"Exported {count} events in full"
+          + (f" (initiative {initiative}; the others as digests)" if initiative else ""),
+          file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="cqi", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -261,6 +366,23 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true",
                       help="load even though the store already holds initiatives")
     demo.set_defaults(run=cmd_demo)
+
+    anchor = commands.add_parser("anchor", help="sign the audit chain's head (sequence and "
+                                                "hash) with CQI_SIGNING_KEY_FILE and store it")
+    anchor.add_argument("--new-key", action="store_true",
+                        help="first create the key file (never overwrites one)")
+    anchor.add_argument("--key-file", help="the key file (default CQI_SIGNING_KEY_FILE)")
+    anchor.set_defaults(run=cmd_anchor)
+    verify = commands.add_parser("verify", help="check the audit chain and its anchors; exit "
+                                                "status 1 names the first bad sequence")
+    verify.add_argument("--file", help="check an export made by `cqi export` instead")
+    verify.add_argument("--public-key", help="the anchors' public key, in hex (default: the "
+                                             "key in CQI_SIGNING_KEY_FILE, if present)")
+    verify.set_defaults(run=cmd_verify)
+    export = commands.add_parser("export", help="events and their links as NDJSON")
+    export.add_argument("--initiative", help="only this initiative's events in full")
+    export.add_argument("--output", "-o", help="write to this file (default: standard output)")
+    export.set_defaults(run=cmd_export)
     return top
 
 
@@ -279,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except DomainError as error:
         print(error.reason, file=sys.stderr)
+        return 1
+    except AuditError as error:
+        print(f"Audit: {error}", file=sys.stderr)
         return 1
     except EmbeddedPostgresError as error:
         print(f"The embedded PostgreSQL did not start: {error}", file=sys.stderr)

@@ -40,6 +40,9 @@ class Settings:
     """CQI_PASSWORD_HASH_COST: "standard" (argon2id, 64 MiB) or "fast" (tests only)."""
     pool_size: int = 10
     """CQI_DB_POOL_SIZE: connections each pool (writes, reads) keeps open."""
+    signing_key_file: Path | None = None
+    """CQI_SIGNING_KEY_FILE: the Ed25519 key that signs audit anchors (`cqi anchor`); keep it
+    outside the database and its backups."""
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     """CQI_ALLOWED_HOSTS: comma-separated host names this app answers to (any port);
     "*.example.org" allows its subdomains, "*" any host. Others get 400."""
@@ -80,6 +83,8 @@ class Settings:
             idle_minutes=_number(env, "CQI_IDLE_MINUTES", 30.0, float, 1, 24 * 60),
             password_hash_cost=cost,
             pool_size=_number(env, "CQI_DB_POOL_SIZE", 10, int, 2, 200),
+            signing_key_file=Path(env["CQI_SIGNING_KEY_FILE"])
+            if env.get("CQI_SIGNING_KEY_FILE") else None,
             allowed_hosts=_hosts(env.get("CQI_ALLOWED_HOSTS")),
             trust_proxy_headers=_flag(env, "CQI_TRUST_PROXY_HEADERS", False),
         )
