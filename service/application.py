@@ -25,6 +25,7 @@ from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
 from service.audit import ensure_chain_for
+from service.hardening import account_change
 from service.idempotency import note_detail
 from service.settings import parse_database_url
 
@@ -413,6 +414,7 @@ class CQIApplication(Application[uuid.UUID]):
         except NotFoundError:
             return None
 
+    @account_change("account_registered", "login", "role")
     def register_account(
         self, *, actor: str, login: object, display_name: object, role: object,
         password_hash: str,
@@ -424,17 +426,21 @@ class CQIApplication(Application[uuid.UUID]):
         except IntegrityError:
             raise ValidationError({"login": f"{account.login} is already taken"}) from None
 
+    @account_change("role_changed", "role")
     def change_role(self, account: uuid.UUID, *, actor: str, role: object) -> Receipt:
         return self._change(Account, account, None, lambda a: a.change_role(actor=actor,
                                                                               role=role))
 
+    @account_change("password_changed")
     def change_password(self, account: uuid.UUID, *, actor: str, password_hash: str) -> Receipt:
         return self._change(Account, account, None, lambda a: a.change_password(
             actor=actor, password_hash=password_hash))
 
+    @account_change("account_deactivated")
     def deactivate_account(self, account: uuid.UUID, *, actor: str) -> Receipt:
         return self._change(Account, account, None, lambda a: a.deactivate(actor=actor))
 
+    @account_change("token_issued", "label")
     def issue_token(self, account: uuid.UUID, *, actor: str, label: str = "") -> Receipt:
         """A bearer token `<account id hex>.<token id>.<secret>`; only its hash is stored."""
         token_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
@@ -446,6 +452,7 @@ class CQIApplication(Application[uuid.UUID]):
 
         return self._change(Account, account, None, decide)
 
+    @account_change("token_revoked", "token_id")
     def revoke_token(self, account: uuid.UUID, *, actor: str, token_id: str) -> Receipt:
         return self._change(Account, account, None, lambda a: a.revoke_token(actor=actor,
                                                                                token_id=token_id))

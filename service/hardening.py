@@ -8,12 +8,14 @@ The host check wraps the whole ASGI handler for the same reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -251,5 +253,20 @@ def wait_in_words(seconds: int) -> str:
     return "a minute" if minutes <= 1 else f"{minutes} minutes"
 
 
-__all__ = ["AllowedHosts", "SignInThrottle", "ThrottlePolicy", "client_address",
-           "create_throttle_tables", "security_event", "security_headers", "wait_in_words"]
+
+def account_change(event: str, *fields: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorates an account command: once it has succeeded, a security event names the actor,
+    the account and the given keyword arguments (never a password hash or token secret)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def logged(self: Any, *args: Any, **kwargs: Any) -> Any:
+            receipt = command(self, *args, **kwargs)
+            account = args[0] if args else kwargs.get("account", receipt.id)
+            security_event(event, logging.INFO, actor=kwargs.get("actor", ""), account=account,
+                           **{name: kwargs.get(name, "") for name in fields})
+            return receipt
+
+        return logged
+
+    return decorate

@@ -186,3 +186,24 @@ async def test_a_crash_page_shows_no_secret(client, viewer, services, monkeypatc
     assert services.settings.database_url not in response.text
     assert "RuntimeError" not in response.text and "Traceback" not in response.text
     assert_hardened(response)
+
+
+async def test_account_changes_are_security_events_without_secrets(services, accounts, caplog):
+    import uuid
+
+    with caplog.at_level(logging.INFO, logger="cqi.security"):
+        account_id = await accounts.add("dana", "member")
+        await services.command(services.cqi.change_role, uuid.UUID(account_id), actor="lee",
+                               role="leader")
+        token = await services.call(services.cqi.issue_token, uuid.UUID(account_id),
+                                    actor="lee", label="reports")
+        await services.command(services.cqi.deactivate_account, uuid.UUID(account_id),
+                               actor="lee")
+    lines = [r.getMessage() for r in caplog.records if r.name == "cqi.security"]
+    assert lines == [
+        f"event=account_registered actor=test account={account_id} login=dana role=member",
+        f"event=role_changed actor=lee account={account_id} role=leader",
+        f"event=token_issued actor=lee account={account_id} label=reports",
+        f"event=account_deactivated actor=lee account={account_id}",
+    ]
+    assert not any(token.detail in line or "argon2" in line for line in lines)
