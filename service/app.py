@@ -37,7 +37,7 @@ from service.api_publication import PUBLICATION_CONTROLLERS
 from service.application import StaleVersionError
 from service.auth import AuthenticationMiddleware
 from service.hardening import AllowedHosts, client_address, security_event, security_headers
-from service.idempotency import IdempotencyMiddleware
+from service.idempotency import IdempotencyMiddleware, document_keys
 from service.pages import PAGE_CONTROLLERS, template_globals
 from service.pages_audit import AuditPages
 from service.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
@@ -238,6 +238,7 @@ def create_app(
         lifespan=[lifespan],
         debug=False,  # never on: a traceback page can show a database password
     )
+    document_keys(app)  # the Idempotency-Key header of every API write, in the OpenAPI
     # Outside Litestar's routing, so that an unknown path is refused on a wrong Host too.
     app.asgi_handler = AllowedHosts(app.asgi_handler, settings.allowed_hosts)
     return app

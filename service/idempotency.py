@@ -32,7 +32,11 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from litestar import Litestar
+from litestar.enums import ParamType
 from litestar.exceptions import ClientException, ValidationException
+from litestar.openapi.spec import OpenAPIResponse, OpenAPIType, Operation, Parameter, Schema
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -175,6 +179,41 @@ class IdempotencyMiddleware:
             await self.app(scope, reading, send)
         finally:
             _request.reset(token)
+
+
+# --- the key in the OpenAPI document ------------------------------------------------------
+
+
+@dataclass
+class IdempotentOperation(Operation):
+    """A write operation: documents the optional `Idempotency-Key` header and the 422 that
+    a key reused for another request gets (with the body of the operation's 400)."""
+
+    def __post_init__(self) -> None:
+        header = Parameter(
+            name=HEADER, param_in=ParamType.HEADER, required=False,
+            schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_KEY_LENGTH,
+                          pattern=r"^[ -~]+$"),
+            description="Makes the command safe to repeat: a request with a key already "
+                        "used returns the first answer and stores nothing new.",
+        )
+        self.parameters = [*(self.parameters or []), header]
+        if self.responses is not None and "422" not in self.responses:
+            bad = self.responses.get("400")
+            self.responses["422"] = OpenAPIResponse(
+                description=f"The {HEADER} was already used for a different request.",
+                content=bad.content if isinstance(bad, OpenAPIResponse) else None,
+            )
+
+
+def document_keys(app: Litestar) -> None:
+    """Every API write documents the key (its schema is built later, on first request)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
+            continue
+        for handler in route.route_handlers:
+            if set(handler.http_methods) & UNSAFE_METHODS:
+                handler.operation_class = IdempotentOperation
 
 
 # --- one command's claim on the key ------------------------------------------------------

@@ -68,7 +68,8 @@ async def test_each_route_documents_the_errors_it_answers_with_their_real_body(c
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path)
     command = paths["/api/v1/initiatives/{initiative_id}/cycles/{number}/act"]["post"]
-    assert {"200", "400", "401", "403", "404", "409", "412"} == set(command["responses"])
+    # 422: its Idempotency-Key was already used for another request
+    assert {"200", "400", "401", "403", "404", "409", "412", "422"} == set(command["responses"])
 
 
 async def test_health_answers_ok_without_credentials(client):

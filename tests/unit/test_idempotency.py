@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from litestar.exceptions import ValidationException
 
+from service.app import create_app
 from service.idempotency import (
     HEADER,
     RequestKey,
@@ -20,6 +21,7 @@ from service.idempotency import (
     receipt_fields,
     receipt_kwargs,
 )
+from service.settings import Settings
 
 
 @pytest.mark.parametrize("key", ["a", "x" * 200, "7f9c1e2a-0b1d-4c57-9e8a-2f1b3c4d5e6f",
@@ -101,3 +103,20 @@ def test_a_receipt_is_rebuilt_from_the_stored_events_and_the_commands_detail():
 def test_a_detail_the_key_cannot_keep_is_refused_rather_than_kept_wrong():
     with pytest.raises(TypeError):
         receipt_fields([stored(uuid.uuid4(), 1, "t")], [1], object())
+
+
+def test_the_openapi_document_offers_the_key_on_every_api_write_and_on_no_read():
+    app = create_app(Settings(database_url="postgresql://nobody@localhost/none",
+                              secret_key="a-secret-key-for-this-test"))
+    paths = app.openapi_schema.to_schema()["paths"]
+    writes = reads = 0
+    for operations in paths.values():
+        for method, operation in operations.items():
+            named = [p["name"] for p in operation.get("parameters", [])]
+            if method in ("post", "put", "patch", "delete"):
+                writes += 1
+                assert HEADER in named and "422" in operation["responses"], operation
+            elif method == "get":
+                reads += 1
+                assert HEADER not in named, operation
+    assert writes and reads
