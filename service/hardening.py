@@ -85,7 +85,8 @@ def security_headers(trust_proxy: bool) -> Callable[[Message, Scope], Awaitable[
         extra = [header for header in HEADERS if header[0] not in present]
         if served_over_tls(scope, trust_proxy):
             extra.append(HSTS)
-        if scope.get("user") is not None and b"cache-control" not in present:
+        if (scope.get("user") is not None and b"cache-control" not in present
+                and not scope.get("path", "").startswith("/static/")):
             extra.append((b"cache-control", b"no-store"))  # signed-in pages stay off disk
         message["headers"] = headers + extra
 

@@ -59,6 +59,8 @@ async def test_every_kind_of_response_carries_the_security_headers(client, viewe
     assert statuses == [200, 200, 200, 404, 403, 403, 401, 303, 400]
     for response in responses:
         assert_hardened(response)
+    assert responses[0].headers["cache-control"] == "no-store"  # a signed-in page
+    assert "no-store" not in responses[2].headers.get("cache-control", "")  # a public file
 
 
 async def test_hsts_is_sent_over_https_only(client, services):
