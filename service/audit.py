@@ -453,23 +453,20 @@ def verify_database(conn: Any, trusted_key: bytes | None = None) -> Report:
     if not present[0] or not present[1]:
         raise AuditError("this database has no audit chain yet (it is created when the app "
                          "first opens the store)")
-    anchors = [Anchor(*row) for row in conn.execute(
-        f"SELECT id, sequence, head, signature, public_key, anchored_at FROM {ANCHORS} "
-        "ORDER BY id").fetchall()]
-    anchors = [Anchor(a.id, a.sequence, bytes(a.head), bytes(a.signature), bytes(a.public_key),
-                      a.anchored_at) for a in anchors]
-    with conn.transaction(), conn.cursor(name="cqi_audit_verify") as cursor:
-        cursor.itersize = 2000
-        cursor.execute(
-            f"SELECT c.sequence, c.link, c.notification_id, c.originator_id, "
-            f"c.originator_version, e.originator_id, e.originator_version, e.topic, e.state "
-            f"FROM {CHAIN} c LEFT JOIN {EVENTS} e ON e.notification_id = c.notification_id "
-            "ORDER BY c.sequence")
-        report = check_chain(_database_entries(cursor), anchors, trusted_key)
-    unlinked = conn.execute(
-        f"SELECT e.notification_id, e.originator_id, e.originator_version FROM {EVENTS} e "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {CHAIN} c WHERE c.notification_id = "
-        "e.notification_id) ORDER BY e.notification_id").fetchall()
+    with _snapshot(conn):  # the anchors, the links and the events as of one moment
+        anchors = _anchors(conn)
+        with conn.cursor(name="cqi_audit_verify") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(
+                f"SELECT c.sequence, c.link, c.notification_id, c.originator_id, "
+                f"c.originator_version, e.originator_id, e.originator_version, e.topic, "
+                f"e.state FROM {CHAIN} c LEFT JOIN {EVENTS} e "
+                "ON e.notification_id = c.notification_id ORDER BY c.sequence")
+            report = check_chain(_database_entries(cursor), anchors, trusted_key)
+        unlinked = conn.execute(
+            f"SELECT e.notification_id, e.originator_id, e.originator_version FROM {EVENTS} e "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {CHAIN} c WHERE c.notification_id = "
+            "e.notification_id) ORDER BY e.notification_id").fetchall()
     for notification_id, originator_id, version in unlinked[:20]:
         report.problems.append(Problem(None, (
             f"the event at notification #{notification_id} ({originator_id} version {version}) "
@@ -477,6 +474,22 @@ def verify_database(conn: Any, trusted_key: bytes | None = None) -> Report:
     if len(unlinked) > 20:
         report.problems.append(Problem(None, f"{len(unlinked) - 20} more events have no link"))
     return report
+
+
+@contextlib.contextmanager
+def _snapshot(conn: Any) -> Iterator[None]:
+    """One read-only REPEATABLE READ transaction: an anchor or an event stored while we read
+    is either wholly seen or not at all."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def _anchors(conn: Any) -> list[Anchor]:
+    return [Anchor(row[0], row[1], bytes(row[2]), bytes(row[3]), bytes(row[4]), row[5])
+            for row in conn.execute(
+                f"SELECT id, sequence, head, signature, public_key, anchored_at FROM {ANCHORS} "
+                "ORDER BY id").fetchall()]
 
 
 def _database_entries(rows: Iterable[tuple[Any, ...]]) -> Iterator[Entry]:
@@ -503,7 +516,7 @@ def export(conn: Any, out: IO[str], initiative: uuid.UUID | None = None) -> int:
                                "event digest)"})
     full = 0
     last = (0, GENESIS)
-    with conn.transaction(), conn.cursor(name="cqi_audit_export") as cursor:
+    with _snapshot(conn), conn.cursor(name="cqi_audit_export") as cursor:
         cursor.itersize = 2000
         cursor.execute(
             f"SELECT c.sequence, c.link, c.notification_id, c.originator_id, "
@@ -528,12 +541,9 @@ def export(conn: Any, out: IO[str], initiative: uuid.UUID | None = None) -> int:
                     None if state is None else bytes(state)).hex())
             _line(out, line)
             last = (sequence, bytes(link))
-        anchors = conn.execute(
-            f"SELECT id, sequence, head, signature, public_key, anchored_at FROM {ANCHORS} "
-            "ORDER BY id").fetchall()
-    for row in anchors:
-        _line(out, Anchor(row[0], row[1], bytes(row[2]), bytes(row[3]), bytes(row[4]),
-                          row[5]).as_json())
+        anchors = _anchors(conn)
+    for anchor in anchors:
+        _line(out, anchor.as_json())
     _line(out, {"kind": "end", "sequence": last[0], "head": last[1].hex()})
     return full
 
