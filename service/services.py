@@ -135,6 +135,15 @@ class Services:
             receipt = self._replayed(claim, stored)
         return await self._caught_up(receipt)
 
+    async def key_used(self) -> bool:
+        """Whether this request's idempotency key was already used: a handler that refuses
+        before its command (data checked against the current state) lets a repeat through
+        to `command`, which answers it as the first time."""
+        request = idempotency.current_request()
+        if request is None or request.key is None:
+            return False
+        return await self.read(idempotency.find, request.principal(), request.key) is not None
+
     @staticmethod
     def _claim() -> idempotency.Claim | None:
         """The request's idempotency key, claimed for its first command."""

@@ -183,3 +183,65 @@ async def test_each_rendering_of_a_form_gets_a_fresh_key(people, services):
         html = await member.get("/initiatives/new")
         keys.add(dict(form_posting_to(html, "/initiatives").fields)[FORM_FIELD])
     assert len(keys) == 2
+
+
+async def test_concurrent_duplicates_of_a_move_the_domain_would_refuse_twice_answer_alike(
+        agency, services):
+    """The repeat finds the cycle already in Do; rather than that refusal, it gets the first
+    answer, since its key was used."""
+    initiative_id = await agency.initiative()
+    number = (await agency.plan(initiative_id))["number"]
+    headers = {**agency.member, "Idempotency-Key": "do-once"}
+    responses = await asyncio.gather(*(
+        agency.client.post(f"/api/v1/initiatives/{initiative_id}/cycles/{number}/do",
+                           headers=headers, json={"observations": "Held 12 meetings"})
+        for _ in range(5)))
+    assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1
+    assert await stored_events(services, "%DoRecorded") == 1
+
+
+async def test_a_csv_import_confirmed_twice_imports_once(people, services):
+    value_id = (await agency_values(services, "Family engagement"))[0]
+    measure = await services.command(
+        services.cqi.define_measure, actor="test", name="Placement moves", type="balancing",
+        definition={"numerator": "Moves of children in care", "denominator": "",
+                    "data_source": "Placement records", "owner": "Placement unit",
+                    "frequency": "monthly"},
+        unit="count", direction="down", goal=None, value_ids=[value_id])
+    here = f"/measures/{measure.id}"
+    member = await people.browser("maria", "member")
+    await member.get(here)
+    fields = [f for f in form_posting_to(member.html, f"{here}/import").fields
+              if f[0] != "file"]
+    preview = await member.client.post(
+        f"{here}/import", data=dict(fields),
+        files={"file": ("data.csv", "period,value\n2025-01-01,4\n2025-02-01,6\n", "text/csv")})
+    assert preview.status_code == 200, preview.text[:2000]
+    confirm = form_posting_to(preview.text, f"{here}/import")
+    assert dict(confirm.fields).get(FORM_FIELD), "the confirmation carries an idempotency key"
+    first = await member.send(confirm)
+    again = await member.send(confirm)
+    assert first.status_code == again.status_code == 303, again.text[:2000]
+    assert again.headers["location"] == first.headers["location"]
+    assert await stored_events(services, "%DataPointsImported") == 1
+
+
+async def test_a_csv_import_sent_twice_over_the_api_imports_once(agency, services):
+    value_id = await agency.default_value()
+    measure_id = agency.ok(await agency.client.post(
+        "/api/v1/measures", headers=agency.leader, json={
+        "name": "Placement moves", "type": "balancing", "unit": "count", "direction": "down",
+        "definition": {"numerator": "Moves of children in care", "denominator": "",
+                       "data_source": "Placement records", "owner": "Placement unit",
+                       "frequency": "monthly"},
+        "value_ids": [value_id]}), 201)["id"]
+    headers = {**agency.member, "Content-Type": "text/csv", "Idempotency-Key": "csv-1"}
+    csv = "period,value\n2025-01-01,4\n2025-02-01,6\n"
+    first = await agency.client.post(f"/api/v1/measures/{measure_id}/import", headers=headers,
+                                     content=csv)
+    again = await agency.client.post(f"/api/v1/measures/{measure_id}/import", headers=headers,
+                                     content=csv)
+    assert first.status_code == 200, first.text
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert await stored_events(services, "%DataPointsImported") == 1
