@@ -25,13 +25,15 @@ from tests.integration.measures_support import define_measure, import_csv, recor
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
-# Each operation runs twice (made-up path ids, then real ones); the whole file stays well under
-# a minute on two cores. derandomize: the same cases on every run, so CI does not flake.
-FUZZ = hypothesis.settings(
-    max_examples=25, deadline=None, database=None, derandomize=True,
-    suppress_health_check=list(HealthCheck),
-    phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-)
+# Each operation runs with a leader's token twice (made-up path ids, then real ones), then briefly
+# as a viewer and with no credentials; the whole file stays under a minute on two cores.
+# derandomize: the same cases on every run, so CI does not flake.
+def fuzz_settings(examples: int) -> hypothesis.settings:
+    return hypothesis.settings(
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
 
 
 async def seeded(agency: Any) -> dict[str, str]:
@@ -59,12 +61,13 @@ class Fuzzer:
         self.failures: dict[str, str] = {}
         self.statuses: dict[str, set[int]] = {}
 
-    def run(self, operation: Any, real_ids: dict[str, str] | None = None) -> None:
+    def run(self, operation: Any, real_ids: dict[str, str] | None = None,
+            examples: int = 20) -> None:
         strategy = operation.as_strategy()
         if real_ids is not None:
             strategy = strategy.map(with_path_ids(real_ids))
 
-        @FUZZ
+        @fuzz_settings(examples)
         @given(case=strategy)
         def one(case: Any) -> None:
             response = case.call(base_url=self.base_url, headers=self.headers, timeout=30)
@@ -98,6 +101,12 @@ async def test_every_operation_answers_generated_requests_as_its_schema_document
     for operation in operations:
         fuzzer.run(operation)
         fuzzer.run(operation, real_ids)
+    # a viewer (refused every write) and a stranger get documented answers too
+    for headers in (agency.viewer, {}):
+        stranger = Fuzzer(live_server, headers)
+        for operation in operations:
+            stranger.run(operation, real_ids, examples=3)
+        fuzzer.failures.update(stranger.failures)
     print(f"{len(operations)} operations fuzzed in {time.monotonic() - started:.1f} s")
 
     assert not fuzzer.failures, "\n\n".join(fuzzer.failures.values())
