@@ -190,6 +190,9 @@ class IdempotentOperation(Operation):
     a key reused for another request gets (with the body of the operation's 400)."""
 
     def __post_init__(self) -> None:
+        earlier = getattr(super(), "__post_init__", None)
+        if earlier is not None:  # a handler's own operation class (e.g. a CSV body)
+            earlier()
         header = Parameter(
             name=HEADER, param_in=ParamType.HEADER, required=False,
             schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_KEY_LENGTH,
@@ -212,8 +215,14 @@ def document_keys(app: Litestar) -> None:
         if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
             continue
         for handler in route.route_handlers:
-            if set(handler.http_methods) & UNSAFE_METHODS:
+            if not set(handler.http_methods) & UNSAFE_METHODS:
+                continue
+            own = handler.operation_class
+            if own is Operation:
                 handler.operation_class = IdempotentOperation
+            elif not issubclass(own, IdempotentOperation):
+                handler.operation_class = type(f"Idempotent{own.__name__}",
+                                               (IdempotentOperation, own), {})
 
 
 # --- one command's claim on the key ------------------------------------------------------

@@ -120,3 +120,11 @@ def test_the_openapi_document_offers_the_key_on_every_api_write_and_on_no_read()
                 reads += 1
                 assert HEADER not in named, operation
     assert writes and reads
+
+
+def test_a_write_with_its_own_operation_class_keeps_what_it_documents():
+    app = create_app(Settings(database_url="postgresql://nobody@localhost/none",
+                              secret_key="a-secret-key-for-this-test"))
+    upload = app.openapi_schema.to_schema()["paths"]["/api/v1/measures/{measure_id}/import"]
+    assert list(upload["post"]["requestBody"]["content"]) == ["text/csv"]
+    assert HEADER in [p["name"] for p in upload["post"]["parameters"]]
