@@ -28,6 +28,7 @@ from projections.value_names import value_names
 from service.api import history_entries
 from service.auth import demand, requires
 from service.cycle_data import CycleWindow, cycle_window
+from service.history_diff import changes, facts
 from service.pages_base import (
     Forms,
     FormState,
@@ -291,6 +292,37 @@ class InitiativePages(Controller):
     async def history(self, request: Req, services: Svc,
                       initiative_id: FromPath[uuid.UUID]) -> Template:
         return await render_history(request, services, initiative_id)
+
+    @get("/{initiative_id:uuid}/compare", guards=[requires("auditor")])
+    async def compare(self, request: Req, services: Svc, initiative_id: FromPath[uuid.UUID],
+                      before: FromQuery[str | None] = None,
+                      after: FromQuery[str | None] = None) -> Template:
+        """What changed between two versions, fact by fact (auditors and up)."""
+        latest: Initiative = await services.call(services.cqi.load, Initiative, initiative_id)
+        values = {"before": before or "", "after": after or ""}
+        errors = {}
+        numbers: dict[str, int] = {}
+        for key, raw in values.items():
+            text_value = raw.strip()
+            if not (text_value.isascii() and text_value.isdigit()):
+                errors[key] = "give a whole number from 1"
+            elif not 1 <= int(text_value) <= latest.version:
+                errors[key] = f"give a version from 1 to {latest.version}"
+            else:
+                numbers[key] = int(text_value)
+        if errors:
+            refused = FormState("compare", values, errors, status=400)
+            return await render_history(request, services, initiative_id, Forms(refused))
+        names = await services.read(value_names)
+        names.update({str(row["measure_id"]): row["name"]
+                      for row in await services.read(measure_data.measures)})
+        states = {key: await services.call(services.cqi.load, Initiative, initiative_id, number)
+                  for key, number in numbers.items()}
+        return page(
+            request, "compare.html", initiative=latest, before=numbers["before"],
+            after=numbers["after"],
+            changes=changes(facts(states["before"], names), facts(states["after"], names)),
+        )
 
     # --- changing it: each form posts here; a refusal shows the page again, with why -----
 

@@ -76,6 +76,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/values": VIEWER,
     # history: auditors and up
     "GET /initiatives/{initiative_id:uuid}/history": AUDITOR,
+    "GET /initiatives/{initiative_id:uuid}/compare": AUDITOR,
     "GET /api/v1/initiatives/{initiative_id:uuid}/history": AUDITOR,
     "GET /api/v1/measures/{measure_id:uuid}/history": AUDITOR,
     # the audit trail: leaders publish anchors, auditors check them
