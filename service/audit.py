@@ -568,7 +568,11 @@ def verify_file(path: Path, trusted_key: bytes | None = None) -> Report:
     ended: dict[str, Any] | None = None
     problems: list[Problem] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # Lines end with "\n" only: stored text may hold U+2028 and the like, which
+        # str.splitlines() would also break on.
+        lines = path.read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
     except (OSError, UnicodeDecodeError) as error:
         raise AuditError(f"cannot read {path}: {error}") from None
     if not lines:

@@ -46,10 +46,11 @@ HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 def _header(scope: Scope, wanted: bytes) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == wanted:
-            return value.decode("latin-1")
-    return None
+    """The header's value; several lines of it joined with commas, in order, as one list (a
+    proxy may append its own line instead of extending the client's)."""
+    values = [value.decode("latin-1") for name, value in scope.get("headers", [])
+              if name == wanted]
+    return ",".join(values) if values else None
 
 
 def served_over_tls(scope: Scope, trust_proxy: bool) -> bool:

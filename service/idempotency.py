@@ -356,6 +356,11 @@ class IdempotentRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        if getattr(datastore, "enable_db_functions", False):
+            # The library's database-function insert path never reaches the hook that
+            # writes the key's row: repeats would apply again. Refuse rather than pretend.
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS cannot be used with idempotency "
+                             "keys: leave it unset")
         self.idempotency_table_name = TABLE
         self.idempotency_constraint = f"{TABLE}_pkey"
         table = SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),

@@ -152,7 +152,7 @@ async def render_initiative(
     latest: Initiative = await services.call(services.cqi.load, Initiative, initiative_id)
     shown = latest
     if version is not None and version != latest.version:
-        shown = await services.call(services.cqi.load, Initiative, initiative_id, version)
+        shown = await services.call(services.cqi.replay, Initiative, initiative_id, version)
     values, active = await mission_values(services)
     user = request.scope["user"]
     readonly = version is not None
@@ -316,7 +316,7 @@ class InitiativePages(Controller):
         names = await services.read(value_names)
         names.update({str(row["measure_id"]): row["name"]
                       for row in await services.read(measure_data.measures)})
-        states = {key: await services.call(services.cqi.load, Initiative, initiative_id, number)
+        states = {key: await services.call(services.cqi.replay, Initiative, initiative_id, number)
                   for key, number in numbers.items()}
         return page(
             request, "compare.html", initiative=latest, before=numbers["before"],

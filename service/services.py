@@ -15,6 +15,7 @@ import anyio
 import anyio.to_thread
 import asyncpg
 from argon2 import PasswordHasher
+from eventsourcing.persistence import IntegrityError
 from litestar import Request
 from litestar.di import NamedDependency
 
@@ -124,9 +125,10 @@ class Services:
         try:
             with idempotency.claiming(claim):
                 receipt = await self.call(fn, *args, **kwargs)
-        except (idempotency.KeyAlreadyUsed, DomainError):
-            # A repeat that raced the first one: the key's row decides (a refusal with no row
-            # is a refusal).
+        except (idempotency.KeyAlreadyUsed, DomainError, IntegrityError):
+            # A repeat that raced the first one, or a create whose insert the library retried
+            # after it had committed: the key's row decides (a refusal with no row is a
+            # refusal).
             if claim is None:
                 raise
             stored = await self.read(idempotency.find, claim.principal, claim.key)

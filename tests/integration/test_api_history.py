@@ -192,3 +192,29 @@ class TestInTheAgencysTimeZone:
                                            params={"as_of": utc_wall_clock.isoformat()},
                                            headers=agency.auditor)
         assert response.json()["version"] == 2  # read in Chicago, that is hours later
+
+
+async def test_a_past_state_rests_on_the_events_alone_not_on_a_snapshot(agency, services):
+    """A snapshot is outside the hash chain: a changed one must not change what auditors see."""
+    import uuid as uuid_module
+
+    import psycopg
+
+    iid = await agency.initiative(title="Before the snapshot")
+    for k in range(100):  # the 100th event is snapshotted
+        agency.ok(await agency.client.post(
+            f"/api/v1/initiatives/{iid}/team", headers=agency.member,
+            json={"name": f"Member {k}", "kind": "staff", "role": "caseworker"}))
+    with psycopg.connect(services.settings.database_url) as conn:
+        rows = conn.execute("SELECT originator_version FROM cqi_snapshots"
+                            " WHERE originator_id = %s", (uuid_module.UUID(iid),)).fetchall()
+        assert rows, "expected a snapshot of the initiative"
+        forged = conn.execute(
+            "UPDATE cqi_snapshots SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+            " 'Before the snapshot', 'Forged title'), 'UTF8') WHERE originator_id = %s"
+            " AND position('Before the snapshot' in convert_from(state, 'UTF8')) > 0",
+            (uuid_module.UUID(iid),))
+        assert forged.rowcount == 1
+    past = agency.ok(await agency.client.get(f"/api/v1/initiatives/{iid}?version=101",
+                                             headers=agency.auditor))
+    assert past["title"] == "Before the snapshot"

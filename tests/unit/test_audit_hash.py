@@ -113,3 +113,27 @@ def test_a_signature_covers_both_the_sequence_and_the_head():
     assert signature_valid(anchor.public_key, anchor.signature, 5, b"\x01" * 32)
     assert not signature_valid(anchor.public_key, anchor.signature, 6, b"\x01" * 32)
     assert not signature_valid(anchor.public_key, anchor.signature, 5, b"\x02" * 32)
+
+
+def test_an_export_whose_text_holds_unicode_line_separators_still_verifies(tmp_path) -> None:
+    """Event state is stored as raw UTF-8: U+2028 or U+0085 inside a title is not a line end."""
+    import io
+    import json
+    import uuid
+
+    from service import audit
+
+    originator = uuid.uuid4()
+    state = json.dumps({"title": "Safety\u2028plan \u0085 review"}, ensure_ascii=False).encode()
+    topic = "domain.initiative:Initiative.Opened"
+    link = audit.next_link(audit.GENESIS, 1, audit.event_digest(originator, 1, topic, state))
+    out = io.StringIO()
+    audit._line(out, {"kind": "header", "format": audit.EXPORT_FORMAT})
+    audit._line(out, {"sequence": 1, "link": link.hex(), "notification_id": 1, "kind": "event",
+                      "originator_id": str(originator), "originator_version": 1, "topic": topic,
+                      **audit._state_fields(state)})
+    audit._line(out, {"kind": "end", "sequence": 1, "head": link.hex()})
+    path = tmp_path / "export.ndjson"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    report = audit.verify_file(path)
+    assert report.ok, [str(problem) for problem in report.problems]

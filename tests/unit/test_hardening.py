@@ -105,3 +105,13 @@ def test_the_wait_is_said_in_whole_minutes():
     assert wait_in_words(30) == "a minute"
     assert wait_in_words(900) == "15 minutes"
     assert wait_in_words(61) == "2 minutes"
+
+
+def test_a_forwarded_address_is_the_proxys_last_entry_across_several_header_lines() -> None:
+    """A proxy may append its own X-Forwarded-For line rather than extend the client's."""
+    from service.hardening import client_address
+
+    scope = {"client": ("10.0.0.2", 5000), "headers": [
+        (b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"198.51.100.4")]}
+    assert client_address(scope, True) == "198.51.100.4"
+    assert client_address(scope, False) == "10.0.0.2"
