@@ -298,12 +298,12 @@ class Initiative(Aggregate):
         self._cycle_planned(actor=actor, number=number, adapted_from=None, **clean)
         return number
 
-    class CyclePlanned(Aggregate.Event):
-        """Version 2 added `measure_id` (a linked measure); earlier plans link none."""
+    class PlanEvent(Aggregate.Event):
+        """What a cycle's Plan says. Version 2 added `measure_id` (a linked measure); earlier
+        plans link none."""
 
         actor: str
         number: int
-        adapted_from: int | None
         value_id: str
         objective: str
         questions: str
@@ -318,6 +318,9 @@ class Initiative(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
             state["measure_id"] = ""
+
+    class CyclePlanned(PlanEvent):
+        adapted_from: int | None
 
     @event(CyclePlanned)
     def _cycle_planned(
@@ -350,25 +353,8 @@ class Initiative(Aggregate):
         self._plan_revised(actor=actor, number=number,
                            **check_plan(plan, known_value_ids, known_measure_ids))
 
-    class CyclePlanRevised(Aggregate.Event):
-        """Version 2 added `measure_id`."""
-
-        actor: str
-        number: int
-        value_id: str
-        objective: str
-        questions: str
-        prediction: str
-        measure: str
-        measure_id: str
-        intervention: str
-        training_step: str
-        logistics: str
-        class_version = 2
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state["measure_id"] = ""
+    class CyclePlanRevised(PlanEvent):
+        pass
 
     @event(CyclePlanRevised)
     def _plan_revised(
