@@ -7,6 +7,11 @@ it. A workload without a target is a floor: the least any code could spend on th
 (issue 3's floor for a chart is the median of the values and a bare polyline of the points).
 Ours / floor says how much we spend beyond that; it tells whether a slow run is the machine
 (the floor is slow too) or the code.
+
+Issue 5's workloads are not one call to time but a load (many clients, a million events, a
+server's memory): a suite for those has a `figures(context)` function instead, which runs its
+loads and returns `Figure`s — our figure, the baseline measured in the same run on the same
+machine, and the target — printed as a second table.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from importlib import import_module
 
 SUITES = ("tests.bench.charts",)
+FIGURE_SUITES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +133,69 @@ def table(timings: Sequence[Timing]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+# --- figures: loads measured against a baseline --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One line of the load table.
+
+    `ours` and `baseline` are in `unit`; `higher_is_better` says which way is good (rates: yes,
+    latencies and memory: no), so the ratio is always "times better than the baseline" (> 1 =
+    better). `passed` is the verdict against the target (None: shown, not judged)."""
+
+    workload: str
+    ours: float
+    unit: str
+    target: str
+    passed: bool | None
+    baseline: float | None = None
+    baseline_name: str = ""
+    higher_is_better: bool = True
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline or not self.ours:
+            return None
+        return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
+
+
+def _number(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def figure_table(figures: Sequence[Figure]) -> str:
+    """The load table: workload, ours, baseline (and what it is), ratio, target, result."""
+    header = ("workload", "ours", "baseline", "ratio", "target", "result")
+    rows = []
+    for f in figures:
+        baseline = ""
+        if f.baseline is not None:
+            baseline = f"{_number(f.baseline)} {f.unit}"
+            if f.baseline_name:
+                baseline += f" ({f.baseline_name})"
+        rows.append((
+            f.workload,
+            f"{_number(f.ours)} {f.unit}",
+            baseline,
+            f"{f.ratio:.2f}x" if f.ratio is not None else "",
+            f.target,
+            {True: "PASS", False: "FAIL", None: ""}[f.passed],
+        ))
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    notes = [f"  {f.workload}: {f.note}" for f in figures if f.note]
+    return "\n".join([line(header), rule, *(line(r) for r in rows),
+                      *(["", "notes:", *notes] if notes else [])])

@@ -60,3 +60,19 @@ def test_a_missed_target_makes_the_run_fail(monkeypatch, capsys) -> None:
 def test_asking_for_no_known_workload_is_refused() -> None:
     with pytest.raises(SystemExit):
         main(["--only", "no such workload"])
+
+
+def test_the_load_table_gives_each_figure_its_baseline_ratio_and_verdict() -> None:
+    from tests.bench import Figure, figure_table
+
+    rate = Figure("commands", 1800.0, "/s", ">= 1,500/s", True, baseline=900.0,
+                  baseline_name="library default")
+    latency = Figure("p99", 20.0, "ms", "<= 50 ms", True, baseline=40.0, higher_is_better=False)
+    memory = Figure("rss", 350.0, "MB", "<= 300 MB", False, note="one worker")
+    assert (rate.ratio, latency.ratio, memory.ratio) == (2.0, 2.0, None)
+    lines = figure_table([rate, latency, memory]).splitlines()
+    assert lines[0].split() == ["workload", "ours", "baseline", "ratio", "target", "result"]
+    assert "1,800 /s" in lines[2] and "900 /s (library default)" in lines[2]
+    assert lines[2].split()[-1] == "PASS" and "2.00x" in lines[2]
+    assert lines[4].split()[-1] == "FAIL"
+    assert lines[-1] == "  rss: one worker"
