@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import getpass
 import logging
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -95,13 +94,16 @@ def application(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    import os
+
     from eventsourcing.utils import get_topic
+    from granian.constants import Interfaces, Loops
+    from granian.server import Server
 
     from domain.account import Account
-    from service.app import create_app
 
     host, port = args.host or settings.host, args.port or settings.port
+    workers = args.workers or settings.workers
     with database(settings) as configured:
         app = application(configured)
         has_accounts = bool(app.recorder.select_notifications(
@@ -109,7 +111,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app.close()
         where = "embedded PostgreSQL in " + str(settings.data_dir.absolute()) \
             if not settings.database_url else "DATABASE_URL"
-        print(f"CQI Tracker on http://{host}:{port}  (data: {where})", flush=True)
+        print(f"CQI Tracker on http://{host}:{port}  (data: {where}; {workers} worker"
+              f"{'s' if workers != 1 else ''})", flush=True)
         if not has_accounts:
             print(
                 "No accounts yet. Create the first leader in another terminal:\n"
@@ -117,17 +120,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 "or load a sample agency with:  .venv/bin/cqi demo",
                 flush=True,
             )
-        # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; make that a clean exit
-        # that unwinds this function, so the embedded PostgreSQL it started is stopped too.
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(stop_signal, _exit_on_signal)
-        uvicorn.run(create_app(configured), host=host, port=port, log_level="info",
-                    proxy_headers=False, server_header=False)
+        # The workers are separate processes: they read their settings from the environment,
+        # so hand them the database this command started and one secret key for all.
+        os.environ["DATABASE_URL"] = configured.database_url or ""
+        os.environ["CQI_SECRET_KEY"] = configured.with_secret_key().secret_key
+        # granian stops its workers on SIGINT/SIGTERM and returns; leaving this block then
+        # stops the embedded PostgreSQL it started.
+        Server(
+            "service.asgi:app", factory=True, interface=Interfaces.ASGI, address=host,
+            port=port, workers=workers, loop=Loops.uvloop, log_access=False,
+            respawn_failed_workers=True, workers_kill_timeout=10,
+        ).serve()
     return 0
-
-
-def _exit_on_signal(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)  # a stop that was asked for is a normal end
 
 
 def read_password(prompt_twice: bool = True) -> str:
@@ -329,6 +333,8 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web UI and the API")
     serve.add_argument("--host", help="address to listen on (default CQI_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default CQI_PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="server processes (default CQI_WORKERS or "
+                       "one per CPU core)")
     serve.set_defaults(run=cmd_serve)
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(

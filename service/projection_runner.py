@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RUNNER_LOCK_KEY = 0x43515F56  # "CQ_V": one projection writer per database
 BATCH_LOCK_KEY = RUNNER_LOCK_KEY + 1  # held by the transaction of each batch
+SCHEMA_LOCK_KEY = RUNNER_LOCK_KEY + 2  # held while tables are created (several replicas start)
 
 
 def all_projections() -> list[Projection]:
@@ -122,8 +123,13 @@ class ProjectionRunner:
     # --- tables --------------------------------------------------------------------------
 
     def create_tables(self) -> None:
-        for recorder in self.recorders.values():
-            recorder.create_table()
+        """Create the views' tables if missing. Replicas starting together would race on
+        `CREATE TABLE IF NOT EXISTS` (one fails on the catalogue's unique index), so creation is
+        serialised across processes by an advisory lock, held on a connection of its own."""
+        with self._connect() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            for recorder in self.recorders.values():
+                recorder.create_table()
 
     def drop_tables(self) -> None:
         """Drop every view's tables and tracking (used by rebuild); one transaction."""

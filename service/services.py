@@ -23,7 +23,7 @@ from domain.errors import DomainError
 from service import idempotency
 from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.hardening import create_throttle_tables
-from service.projection_runner import ProjectionRunner
+from service.projection_runner import SCHEMA_LOCK_KEY, ProjectionRunner
 from service.security import SessionStore, password_hasher, verify_password
 from service.settings import Settings
 
@@ -67,17 +67,24 @@ class Services:
         if not settings.database_url:
             raise RuntimeError("Services need a DATABASE_URL (cqi serve starts an embedded one)")
         env = eventsourcing_env(settings.database_url, settings.pool_size)
-        cqi = await anyio.to_thread.run_sync(functools.partial(CQIApplication, env=env))
-        runner = ProjectionRunner(cqi)
-        await anyio.to_thread.run_sync(runner.start)
         pool = await asyncpg.create_pool(
             settings.database_url, min_size=1, max_size=settings.pool_size
         )
         sessions = SessionStore(
             pool, timedelta(hours=settings.session_hours), timedelta(minutes=settings.idle_minutes)
         )
-        await sessions.create_tables()
-        await create_throttle_tables(pool)
+        # Replicas (and server workers) starting together would race to create the same tables;
+        # one at a time, each finds the others' tables there.
+        async with pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK_KEY)
+            try:
+                cqi = await anyio.to_thread.run_sync(functools.partial(CQIApplication, env=env))
+                await sessions.create_tables()
+                await create_throttle_tables(pool)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK_KEY)
+        runner = ProjectionRunner(cqi)
+        await anyio.to_thread.run_sync(runner.start)
         hasher = password_hasher(settings.password_hash_cost)
         unknown = await anyio.to_thread.run_sync(hasher.hash, secrets.token_urlsafe(16))
         return cls(settings, cqi, runner, pool, sessions, hasher, clock, unknown)

@@ -30,6 +30,8 @@ class Settings:
     """CQI_HOST: the address `cqi serve` listens on."""
     port: int = 8000
     """CQI_PORT: the port `cqi serve` listens on."""
+    workers: int = field(default_factory=lambda: _cores())
+    """CQI_WORKERS: server processes `cqi serve` starts (default: one per CPU core)."""
     secure_cookies: bool = True
     """CQI_SECURE_COOKIES: mark cookies Secure (browsers accept them on http://localhost too)."""
     session_hours: float = 12.0
@@ -78,6 +80,7 @@ class Settings:
             timezone=timezone,
             host=env.get("CQI_HOST") or "127.0.0.1",
             port=_number(env, "CQI_PORT", 8000, int, 1, 65535),
+            workers=_number(env, "CQI_WORKERS", _cores(), int, 1, 64),
             secure_cookies=_flag(env, "CQI_SECURE_COOKIES", True),
             session_hours=_number(env, "CQI_SESSION_HOURS", 12.0, float, 0.1, 24 * 30),
             idle_minutes=_number(env, "CQI_IDLE_MINUTES", 30.0, float, 1, 24 * 60),
@@ -101,6 +104,11 @@ class Settings:
             ) as key_file:  # never readable by others, not even for a moment
                 key_file.write(secrets.token_urlsafe(48))
         return _replace(self, secret_key=path.read_text().strip())
+
+
+def _cores() -> int:
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, len(usable) if usable else (os.cpu_count() or 1))
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

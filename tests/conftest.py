@@ -29,6 +29,24 @@ from service.settings import Settings
 UNIT_TESTS = pathlib.Path(__file__).parent / "unit"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each test session a temp folder of its own. pytest's default one is shared by every
+    session of this user, and each new session makes its parent private again (0700), which
+    locks the embedded PostgreSQL's system user out of a session still running."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="cqi-pytest-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         uses_db = "pg_server_url" in getattr(item, "fixturenames", ())
