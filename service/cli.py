@@ -279,6 +279,15 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
             assert configured.database_url
             with audit.connected(configured.database_url) as conn:
                 report = audit.verify_database(conn, trusted)
+            app = application(configured)
+            try:
+                snapshots, mismatches = app.check_snapshots()
+            finally:
+                app.close()
+            for aggregate_id, version, what in mismatches:
+                report.problems.append(audit.Problem(None, (
+                    f"the snapshot of {aggregate_id} at version {version} does not match its "
+                    f"events ({what}): it was changed after it was taken")))
     for note in report.notes:
         print(f"Note: {note}", file=sys.stderr)
     if not report.ok:
@@ -290,7 +299,8 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"  {problem}")
         return 1
     print(f"OK: {report.events} events chained, head at sequence {report.head_sequence} "
-          f"({report.head.hex()}); {report.anchors} anchors verified")
+          f"({report.head.hex()}); {report.anchors} anchors verified"
+          + ("" if args.file else f"; {snapshots} snapshots match their events"))
     return 0
 
 

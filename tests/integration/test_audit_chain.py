@@ -128,6 +128,28 @@ async def test_a_one_byte_change_to_a_stored_event_is_named_by_its_sequence(
     assert "does not match its link" in out
 
 
+async def test_a_changed_snapshot_is_named_and_an_untouched_one_counted(
+    agency, cli_env, database_url
+):
+    """Past states start from snapshots, which are outside the chain: verify rebuilds each
+    snapshotted aggregate from its events and compares."""
+    iid = await agency.initiative(title="Before the snapshot")
+    for k in range(100):  # the 100th event is snapshotted
+        agency.ok(await agency.client.post(
+            f"/api/v1/initiatives/{iid}/team", headers=agency.member,
+            json={"name": f"Member {k}", "kind": "staff", "role": "caseworker"}))
+    snapshots = sql(database_url, "SELECT count(*) FROM cqi_snapshots")[0][0]
+    assert snapshots >= 1
+    assert f"; {snapshots} snapshots match their events" in verified(cli_env)
+    sql(database_url,
+        "UPDATE cqi_snapshots SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+        " 'Before the snapshot', 'Forged title'), 'UTF8') WHERE originator_id = %s",
+        uuid.UUID(iid))
+    out = refused(cli_env)
+    assert f"the snapshot of {iid} at version 100 does not match its events" in out
+    assert "title" in out
+
+
 async def test_a_deleted_event_is_named_by_its_sequence(history, cli_env, database_url):
     target = an_initiative_event(database_url, history["first"])
     sequence = sequence_of(database_url, target)
