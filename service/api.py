@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -149,6 +150,9 @@ async def mission_as_written(services: Services, receipt: Receipt) -> Mission:
     return await services.call(services.cqi.load, Mission, receipt.id, receipt.version)
 
 
+WRITER_HEADER = "CQI-Projection-Writer"
+
+
 class HealthController(Controller):
     path = "/api/v1/health"
     tags = ["health"]
@@ -157,15 +161,21 @@ class HealthController(Controller):
          responses={503: ResponseSpec(
              s.Health, description="The database does not answer, or the views are not being "
                                    "updated (writes are stored; lists lag behind).",
-             generate_examples=False)})
+             generate_examples=False)},
+         response_headers=[ResponseHeader(
+             name=WRITER_HEADER, documentation_only=True,
+             description='"yes" when this process is the one that writes the views (one per '
+                         'database, among all replicas), else "no".')])
     async def health(self, services: Svc) -> Response[s.Health]:
+        writer = {WRITER_HEADER: "yes" if services.runner.is_leader else "no"}
         if not await services.ping():
             return Response(s.Health("unavailable", "the database does not answer"),
-                            status_code=503)
+                            status_code=503, headers=writer)
         if services.runner.error is not None:
             return Response(s.Health("degraded", "the views are not being updated: "
-                                     f"{type(services.runner.error).__name__}"), status_code=503)
-        return Response(s.Health("ok"))
+                                     f"{type(services.runner.error).__name__}"), status_code=503,
+                            headers=writer)
+        return Response(s.Health("ok"), headers=writer)
 
 
 class MissionController(Controller):

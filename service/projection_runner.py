@@ -36,6 +36,17 @@ log = logging.getLogger(__name__)
 
 RUNNER_LOCK_KEY = 0x43515F56  # "CQ_V": one projection writer per database
 BATCH_LOCK_KEY = RUNNER_LOCK_KEY + 1  # held by the transaction of each batch
+LOCK_CONNECTION_TIMEOUTS = {
+    # The writer lock lives as long as its connection. A writer that dies on its own host
+    # closes the socket and the server frees the lock at once; one whose host or network
+    # vanishes would hold it until TCP gives up (two hours by default, or ~15 minutes of
+    # retransmissions while notifications are being sent). Both ends declare such a peer
+    # dead after about 11 s: the server (options) and this process (libpq's own settings).
+    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+    "tcp_user_timeout": 11000,
+    "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2"
+               " -c tcp_keepalives_count=3 -c tcp_user_timeout=11000",
+}
 SCHEMA_LOCK_KEY = RUNNER_LOCK_KEY + 2  # held while tables are created (several replicas start)
 
 
@@ -117,8 +128,10 @@ class ProjectionRunner:
         self._thread: threading.Thread | None = None
         self.is_leader = False
         self.error: BaseException | None = None
-        """The last failure of the runner thread, until a batch next goes through; the health
-        check reports it."""
+        """The last failure of the runner thread, until a batch next goes through (or, in a
+        process that does not hold the writer lock, until the views move past where they stood
+        then, or reach the head of the log); the health check reports it."""
+        self._failed_at = 0
 
     # --- tables --------------------------------------------------------------------------
 
@@ -234,6 +247,7 @@ class ProjectionRunner:
         return psycopg.connect(
             dbname=info["dbname"], host=info["host"], port=info["port"], user=info["user"],
             password=info["password"], autocommit=True, connect_timeout=10,
+            **LOCK_CONNECTION_TIMEOUTS,
         )
 
     def _run(self) -> None:
@@ -244,6 +258,7 @@ class ProjectionRunner:
                     self._serve(conn)
             except Exception as error:  # the database went away, or a view failed: keep trying
                 self.error = error
+                self._failed_at = self.progress.position
                 self.is_leader = False
                 log.error("projection runner: the views are not being updated (they stand at "
                           "notification %s): %r; retrying in 1 s", self.progress.position, error,
@@ -261,9 +276,19 @@ class ProjectionRunner:
                 processed = self.process_batch()
                 self.error = None  # cleared only once a batch went through
                 if processed:
+                    # Busy: no waiting, but read the lock connection all the same, so that a
+                    # writer whose connection (and with it the lock) is gone stops within a
+                    # batch or two instead of writing on for as long as events keep coming.
+                    for _ in conn.notifies(timeout=0):
+                        pass
                     continue
             else:
                 # Another process writes the views; follow its progress for our waiters.
-                self.progress.advance(min(self.positions().values()))
+                position = min(self.positions().values())
+                self.progress.advance(position)
+                if self.error is not None and (
+                        position > self._failed_at
+                        or position >= (self.app.recorder.max_notification_id() or 0)):
+                    self.error = None  # the writer moves the views on (or has nothing to do)
             for _ in conn.notifies(timeout=0.25 if self.is_leader else 0.05, stop_after=1):
                 pass
