@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # Touched after a successful install; reinstall when pyproject.toml is newer.
 STAMP  := $(VENV)/.installed
 
-.PHONY: $(VENV) run test test-unit test-integration test-e2e lint bench clean
+.PHONY: $(VENV) run test test-unit test-integration test-e2e test-faults lint bench clean
 
 $(VENV): $(STAMP)
 
@@ -29,6 +29,10 @@ test-integration: $(VENV)
 
 test-e2e: $(VENV)
 	$(BIN)/pytest -q tests/e2e
+
+# Kills things while the service works (issue 5, "Faults survived"); `make test` runs them too.
+test-faults: $(VENV)
+	$(BIN)/pytest -q tests/faults
 
 lint: $(VENV)
 	$(BIN)/ruff check .
