@@ -87,10 +87,17 @@ def account_named(app: CQIApplication, login: str) -> Account:
 
 
 def application(settings: Settings):  # type: ignore[no-untyped-def]
+    import psycopg
+
     from service.application import CQIApplication, eventsourcing_env
+    from service.projection_runner import SCHEMA_LOCK_KEY
 
     assert settings.database_url
-    return CQIApplication(env=eventsourcing_env(settings.database_url, pool_size=2))
+    # Replicas started together (and commands run meanwhile) would race to create the event
+    # tables on an empty database; one at a time, as the servers' workers do.
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        return CQIApplication(env=eventsourcing_env(settings.database_url, pool_size=2))
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -198,6 +198,9 @@ class ProjectionRunner:
                     self.recorders[projection.name]._insert_tracking(
                         curs, Tracking(self.app.name, last)
                     )
+            # Wakes the processes that follow (delivered at commit): their requests waiting
+            # for read-your-writes go on at once, not at their next look at the positions.
+            curs.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(self.views_channel)))
         self.progress.advance(last)
         return len(notifications)
 
@@ -265,13 +268,22 @@ class ProjectionRunner:
                           exc_info=error)
                 self._stopping.wait(1.0)
 
+    @property
+    def views_channel(self) -> str:
+        """Notified by the writer each time the views move on (followers listen to it)."""
+        return f"{self.app.recorder.channel_name}_views"  # type: ignore[attr-defined]
+
     def _serve(self, conn: psycopg.Connection[Any]) -> None:
         channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.views_channel)))
         while not self._stopping.is_set():
             if not self.is_leader:
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)).fetchone()
                 self.is_leader = bool(row and row[0])
+                if self.is_leader:  # its own batches' notifications would only wake it
+                    conn.execute(sql.SQL("UNLISTEN {}").format(
+                        sql.Identifier(self.views_channel)))
             if self.is_leader:
                 processed = self.process_batch()
                 self.error = None  # cleared only once a batch went through
