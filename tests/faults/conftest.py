@@ -103,6 +103,8 @@ class Server:
     def __init__(self, database_url: str, data_dir: Path, name: str = "server") -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ready_after = 0.0
+        """Seconds from start until the health check first answered 200."""
         self.log = data_dir / f"{name}-{self.port}.log"
         env = cqi_env(database_url, data_dir)
         self.process = cqi_process(env, "serve", "--host", "127.0.0.1", "--port",
@@ -116,7 +118,8 @@ class Server:
         return self.process.poll() is None
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"the server exited ({self.process.returncode}):\n"
@@ -124,6 +127,7 @@ class Server:
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{self.base_url}/api/v1/health", timeout=2,
                              trust_env=False).status_code == 200:
+                    self.ready_after = time.monotonic() - started
                     return
             time.sleep(0.05)
         raise RuntimeError(f"the server did not become healthy in {timeout} s:\n"
@@ -237,11 +241,6 @@ def outcomes(commands: list[Command]) -> dict[str, int]:
 
 def new_marker(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def charter(value_id: str, title: str) -> dict[str, Any]:
-    return {"title": title, "problem": "Families do not feel heard in case planning",
-            "aim": "80% of families report feeling included by June", "value_ids": [value_id]}
 
 
 def team_member(name: str) -> dict[str, str]:

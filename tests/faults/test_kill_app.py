@@ -16,7 +16,6 @@ from tests.faults.conftest import (
     TEAM_MEMBER_ADDED,
     Command,
     application,
-    charter,
     clean_rebuild,
     differing_rows,
     head,
@@ -31,6 +30,7 @@ from tests.faults.conftest import (
     version_gaps,
     view_rows,
 )
+from tests.integration.conftest import charter_body
 
 CLIENTS = 8
 COMMANDS = 6  # per client: team members on the seeded initiatives, and new initiatives
@@ -52,7 +52,7 @@ async def test_a_killed_app_leaves_no_half_applied_command_and_retries_are_safe(
             marker = new_marker(f"c{client_number}")
             if n % 3 == 2:
                 queue.append(Command(marker, "/api/v1/initiatives",
-                                     charter(agency.value_id, marker)))
+                                     charter_body([agency.value_id], title=marker)))
             else:
                 initiative = agency.initiatives[(client_number + n) % len(agency.initiatives)]
                 queue.append(Command(marker, f"/api/v1/initiatives/{initiative}/team",

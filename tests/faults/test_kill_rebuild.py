@@ -6,6 +6,9 @@ from this one: a real process, really killed, without paying Python's start-up 2
 run after the last kill does not start over: it resumes from the positions the killed run
 committed, as a restarted server's runner does, so an event applied twice or skipped would
 show. The reference is a clean `cqi projections rebuild` in a process of its own.
+
+Most runs are killed a random moment after their first committed batch; every fourth is
+killed blind, at a random moment after it starts (it may still be dropping the views).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tests.faults.conftest import (
 )
 
 KILLS = 20
-INITIATIVES = 60
+INITIATIVES = 40
 BATCH = 50  # events per transaction of the killed runs: many commit points to land between
 CYCLES = 6  # each: do, study, act (adapt plans the next) — about 30 events per initiative
 ACTOR = "system:fault-test"
@@ -125,7 +128,7 @@ def test_views_equal_a_clean_rebuild_after_twenty_killed_rebuilds(database_url, 
     last = head(database_url)
     env = cqi_env(database_url, tmp_path)
 
-    # How long one uninterrupted rebuild takes: the kills fall inside that window.
+    # The reference: one uninterrupted rebuild, in a process of its own.
     started = time.monotonic()
     reference = cqi_process(env, "projections", "rebuild", log=tmp_path / "rebuild.log")
     assert reference.wait(120) == 0, (tmp_path / "rebuild.log").read_text()
@@ -136,22 +139,26 @@ def test_views_equal_a_clean_rebuild_after_twenty_killed_rebuilds(database_url, 
     fork = multiprocessing.get_context("fork")
     chance = random.Random()
     mid_rebuild, positions_after_kills = 0, []
-    for _ in range(KILLS):
+    for attempt in range(KILLS):
         writer_lock_free(database_url)
         child = fork.Process(target=rebuild_in_child, args=(env,), daemon=True)
         child.start()
         try:
-            # Let it drop the views and commit a first batch, then kill it a little later.
-            deadline = time.monotonic() + 30
-            dropped = False
-            while child.is_alive():
-                assert time.monotonic() < deadline, "the rebuild applied nothing in 30 s"
-                position = applied(database_url)
-                dropped = dropped or position == 0
-                if dropped and position > 0:
-                    break
-                time.sleep(0.005)
-            time.sleep(chance.uniform(0.0, 0.3))
+            if attempt % 4 == 1:
+                # Blind: whatever it is doing (starting, dropping, creating, applying).
+                time.sleep(chance.uniform(0.05, 0.6))
+            else:
+                # Once it has dropped the views and committed a first batch, a little later.
+                deadline = time.monotonic() + 30
+                dropped = False
+                while child.is_alive():
+                    assert time.monotonic() < deadline, "the rebuild applied nothing in 30 s"
+                    position = applied(database_url)
+                    dropped = dropped or position == 0
+                    if dropped and position > 0:
+                        break
+                    time.sleep(0.005)
+                time.sleep(chance.uniform(0.0, 0.3))
             alive_when_killed = child.is_alive()
             child.kill()
             child.join(10)
@@ -186,5 +193,6 @@ def test_views_equal_a_clean_rebuild_after_twenty_killed_rebuilds(database_url, 
     assert set(tracking_positions(database_url).values()) == {last}
     assert resumed > 0
     assert differing_rows(clean, after_resume) == {}
-    assert mid_rebuild >= KILLS * 3 // 4, f"only {mid_rebuild} kills landed mid-rebuild"
+    # The 15 that wait for a first batch land mid-rebuild unless the machine stalls.
+    assert mid_rebuild >= KILLS // 2, f"only {mid_rebuild} kills landed mid-rebuild"
     assert 0 < resume_from < last

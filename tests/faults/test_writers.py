@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -34,6 +35,17 @@ class Tally:
     acknowledged: list[str] = field(default_factory=list)
     refused: Counter[int] = field(default_factory=Counter)
     stale_retries: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    async def post(self, client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
+        """POST, counting how many writers' requests are in flight at once."""
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await client.post(path, **kwargs)
+        finally:
+            self.in_flight -= 1
 
 
 async def unversioned_writer(client: httpx.AsyncClient, path: str, headers: dict[str, str],
@@ -42,7 +54,7 @@ async def unversioned_writer(client: httpx.AsyncClient, path: str, headers: dict
     for _ in range(COMMANDS):
         marker = new_marker(f"w{writer}")
         tally.sent.append(marker)
-        response = await client.post(path, headers=headers, json=team_member(marker))
+        response = await tally.post(client, path, headers=headers, json=team_member(marker))
         if response.is_success:
             tally.acknowledged.append(marker)
         else:
@@ -58,8 +70,9 @@ async def versioned_writer(client: httpx.AsyncClient, path: str, headers: dict[s
         for _ in range(MAX_TRIES):
             current = await client.get(path.removesuffix("/team"), headers=headers)
             assert current.status_code == 200, current.text
-            response = await client.post(path, json=team_member(marker),
-                                         headers={**headers, "If-Match": current.headers["etag"]})
+            response = await tally.post(
+                client, path, json=team_member(marker),
+                headers={**headers, "If-Match": current.headers["etag"]})
             if response.status_code == 412:
                 tally.stale_retries += 1
                 continue
@@ -110,9 +123,11 @@ async def test_twenty_concurrent_writers_on_one_initiative_lose_and_duplicate_no
           f"acknowledged {len(tally.acknowledged)}, stored {len(stored)}, lost {len(lost)}, "
           f"duplicated {len(duplicated)}, stored but never sent {len(unsent)}, stored but not "
           f"acknowledged {len(stored_unacknowledged)}; refused {dict(tally.refused)}; "
-          f"If-Match retries after 412: {tally.stale_retries}")
+          f"If-Match retries after 412: {tally.stale_retries}; most requests in flight at "
+          f"once: {tally.most_in_flight}")
 
     assert len(tally.sent) == WRITERS * COMMANDS
+    assert tally.most_in_flight >= WRITERS // 2, "the writers did not run concurrently"
     assert not tally.refused, f"commands refused: {dict(tally.refused)}"
     assert len(tally.acknowledged) == WRITERS * COMMANDS
     assert not lost and not duplicated and not unsent and not stored_unacknowledged
