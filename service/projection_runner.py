@@ -132,6 +132,7 @@ class ProjectionRunner:
         process that does not hold the writer lock, until the views move past where they stood
         then, or reach the head of the log); the health check reports it."""
         self._failed_at = 0
+        self._positions_query: sql.Composed | None = None
 
     # --- tables --------------------------------------------------------------------------
 
@@ -153,16 +154,20 @@ class ProjectionRunner:
                         sql.Identifier(table)))
 
     def positions(self) -> dict[str, int]:
-        return {
-            name: recorder.max_tracking_id(self.app.name) or 0
-            for name, recorder in self.recorders.items()
-        }
+        with self.datastore.transaction(commit=False) as curs:
+            return self._positions(curs)
 
     def _positions(self, curs: Any) -> dict[str, int]:
-        return {
-            name: recorder._max_tracking_id(self.app.name, curs) or 0
-            for name, recorder in self.recorders.items()
-        }
+        """Every view's position, in one round trip (a batch reads them twice)."""
+        if self._positions_query is None:
+            self._positions_query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+                sql.SQL("(SELECT max(notification_id) FROM {} WHERE application_name = %(app)s) "
+                        "AS {}").format(sql.Identifier(p.tracking_table), sql.Identifier(f"p{k}"))
+                for k, p in enumerate(self.projections)))
+        curs.execute(self._positions_query, {"app": self.app.name})
+        row = curs.fetchone()
+        values = row.values() if isinstance(row, dict) else row
+        return {p.name: value or 0 for p, value in zip(self.projections, values, strict=True)}
 
     # --- processing ----------------------------------------------------------------------
 
@@ -200,7 +205,8 @@ class ProjectionRunner:
                     )
             # Wakes the processes that follow (delivered at commit): their requests waiting
             # for read-your-writes go on at once, not at their next look at the positions.
-            curs.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(self.views_channel)))
+            # The payload is the new position: a follower needs no query to know it.
+            curs.execute("SELECT pg_notify(%s, %s)", (self.views_channel, str(last)))
         self.progress.advance(last)
         return len(notifications)
 
@@ -275,15 +281,17 @@ class ProjectionRunner:
 
     def _serve(self, conn: psycopg.Connection[Any]) -> None:
         channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
-        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        # A follower hears only the writer's "views moved on"; the writer hears new events.
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.views_channel)))
+        woken_to: int | None = None
         while not self._stopping.is_set():
-            if not self.is_leader:
+            if not self.is_leader and woken_to is None:
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)).fetchone()
                 self.is_leader = bool(row and row[0])
                 if self.is_leader:  # its own batches' notifications would only wake it
                     conn.execute(sql.SQL("UNLISTEN {}").format(
                         sql.Identifier(self.views_channel)))
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             if self.is_leader:
                 processed = self.process_batch()
                 self.error = None  # cleared only once a batch went through
@@ -295,12 +303,16 @@ class ProjectionRunner:
                         pass
                     continue
             else:
-                # Another process writes the views; follow its progress for our waiters.
-                position = min(self.positions().values())
+                # Another process writes the views; follow its progress for our waiters:
+                # from the writer's notification when one came, else by reading the positions
+                # (and trying for the lock: the writer may be gone).
+                position = woken_to if woken_to is not None else min(self.positions().values())
                 self.progress.advance(position)
                 if self.error is not None and (
                         position > self._failed_at
                         or position >= (self.app.recorder.max_notification_id() or 0)):
                     self.error = None  # the writer moves the views on (or has nothing to do)
-            for _ in conn.notifies(timeout=0.25 if self.is_leader else 0.05, stop_after=1):
-                pass
+            woken_to = None
+            for note in conn.notifies(timeout=0.25 if self.is_leader else 0.05, stop_after=1):
+                if note.channel == self.views_channel and note.payload.isdigit():
+                    woken_to = int(note.payload)
