@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from importlib import import_module
 
 SUITES = ("tests.bench.charts",)
-FIGURE_SUITES: tuple[str, ...] = ("tests.bench.http",)
+FIGURE_SUITES: tuple[str, ...] = ("tests.bench.http", "tests.bench.volume")
 
 
 @dataclass(frozen=True, slots=True)
