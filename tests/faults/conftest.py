@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -116,6 +117,11 @@ class Server:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def processes(self) -> set[int]:
+        """The PIDs of the server and of every worker it runs."""
+        main = psutil.Process(self.pid)
+        return {self.pid, *(child.pid for child in main.children(recursive=True))}
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         started = time.monotonic()

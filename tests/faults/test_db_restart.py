@@ -83,6 +83,7 @@ async def test_writes_survive_postgresql_stopped_immediately_and_started_again(t
         with running_server(database_url, tmp_path) as server:
             async with httpx.AsyncClient(base_url=server.base_url, trust_env=False,
                                          limits=httpx.Limits(max_connections=32)) as client:
+                processes_before = server.processes()
                 writers = [asyncio.create_task(writer(client, n)) for n in range(WRITERS)]
                 try:
                     while len(acknowledged()) < ACKS_BEFORE_STOP:
@@ -117,6 +118,7 @@ async def test_writes_survive_postgresql_stopped_immediately_and_started_again(t
                     await asyncio.gather(*writers)
                 healthy = (await client.get("/api/v1/health", timeout=5)).status_code
             assert server.alive(), "the server process died; it was not restarted"
+            processes_after = server.processes()
             server_pid, server_start = server.pid, server.ready_after
 
         stored = Counter(name for _, name in stored_names(database_url, TEAM_MEMBER_ADDED,
@@ -133,12 +135,16 @@ async def test_writes_survive_postgresql_stopped_immediately_and_started_again(t
               f"unacknowledged at the end {len(commands) - len(done)} (of them stored "
               f"{len(pending_stored)}); health during the outage {dict(health)}; "
               f"seconds from PostgreSQL start to the first successful write: {first_write:.2f}; "
-              f"health afterwards {healthy}; same server process {server_pid} (it took "
+              f"health afterwards {healthy}; same server process {server_pid} and "
+              f"workers {len(processes_after) - 1} (it took "
               f"{server_start:.1f} s to start); attempts "
               f"{outcomes(commands)}")
 
         assert health and set(health) == {"503"}, f"health during the outage: {dict(health)}"
         assert healthy == 200
+        # Recovered by itself: the same server and the same workers (none died and respawned).
+        assert processes_after == processes_before, (processes_before, processes_after)
+        assert len(processes_before) >= 2  # the server and its worker(s)
         assert not lost and not duplicated and not unknown
         assert all(keys[c.key] == 1 for c in done)
         assert sum(keys.values()) == sum(stored.values())  # no events without their key
