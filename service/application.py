@@ -108,6 +108,15 @@ def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
     }
 
 
+def split_token(token: str) -> tuple[uuid.UUID, str, str] | None:
+    """A bearer token is `<account id hex>.<token id>.<secret>`; None if it is not shaped so."""
+    try:
+        account_hex, token_id, secret = token.split(".", 2)
+        return uuid.UUID(hex=account_hex), token_id, secret
+    except ValueError:
+        return None
+
+
 def token_secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -502,11 +511,10 @@ class CQIApplication(Application[uuid.UUID]):
                                                                                token_id=token_id))
 
     def account_for_token(self, token: str) -> Account | None:
-        try:
-            account_hex, token_id, secret = token.split(".", 2)
-            aggregate_id = uuid.UUID(hex=account_hex)
-        except ValueError:
+        parts = split_token(token)
+        if parts is None:
             return None
+        aggregate_id, token_id, secret = parts
         try:
             account = self.load(Account, aggregate_id)
         except NotFoundError:

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from projections.accounts import Accounts
 from projections.alignment import Alignment
+from projections.api_tokens import ApiTokens
 from projections.base import Projection
 from projections.cycle_board import CycleBoard
 from projections.cycles import Cycles
@@ -52,7 +53,7 @@ SCHEMA_LOCK_KEY = RUNNER_LOCK_KEY + 2  # held while tables are created (several 
 
 def all_projections() -> list[Projection]:
     return [ValueNames(), Accounts(), CycleBoard(), OverdueRevisits(), MeasureData(), Cycles(),
-            Alignment(), Published()]
+            Alignment(), Published(), ApiTokens()]
 
 
 class Progress:

@@ -114,9 +114,29 @@ async def test_a_token_with_a_wrong_secret_or_of_a_deactivated_account_is_401(ag
     forged = {"Authorization": f"Bearer {account_hex}.{token_id}.{secret[::-1]}"}
     assert (await agency.client.get("/api/v1/board", headers=forged)).status_code == 401
     assert (await agency.client.get("/api/v1/board", headers=agency.viewer)).status_code == 200
-    await services.call(services.cqi.deactivate_account, uuid.UUID(agency.ids["viewer"]),
-                        actor=agency.ids["leader"])
+    receipt = await services.call(services.cqi.deactivate_account,
+                                  uuid.UUID(agency.ids["viewer"]), actor=agency.ids["leader"])
+    assert await services.runner.progress.wait(receipt.notification_id)
     assert (await agency.client.get("/api/v1/board", headers=agency.viewer)).status_code == 401
+
+
+async def test_a_token_the_views_do_not_know_yet_is_checked_against_its_account(agency,
+                                                                                 services):
+    """Tokens are checked against the tokens view first; one it lacks (issued by another
+    process a moment ago) still works, and a revoked one stops working."""
+    import psycopg
+
+    account_hex, token_id, _ = agency.member["Authorization"][7:].split(".", 2)
+    with psycopg.connect(services.settings.database_url, autocommit=True) as conn:
+        removed = conn.execute("DELETE FROM api_tokens_v1 WHERE account_id = %s AND "
+                               "token_id = %s", (uuid.UUID(account_hex), token_id))
+        assert removed.rowcount == 1
+    assert (await agency.client.get("/api/v1/board", headers=agency.member)).status_code == 200
+    receipt = await services.call(services.cqi.revoke_token, uuid.UUID(account_hex),
+                                  actor=agency.ids["leader"], token_id=token_id)
+    assert await services.runner.progress.wait(receipt.notification_id)
+    assert (await agency.client.get("/api/v1/board", headers=agency.member)).status_code == 401
+    assert (await agency.client.get("/api/v1/board", headers=agency.leader)).status_code == 200
 
 
 async def test_each_role_reads_what_it_may_and_is_refused_the_rest(agency):
