@@ -25,7 +25,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.template.config import TemplateConfig
 
 from domain.errors import DomainError, NotFoundError, ValidationError
@@ -123,7 +123,31 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     return response
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """The database went away (restart, failover, network): not a bug, and it passes."""
+    import asyncpg
+    import psycopg
+    from eventsourcing import persistence
+
+    return isinstance(exc, (
+        persistence.OperationalError, persistence.InterfaceError,
+        psycopg.OperationalError, psycopg.InterfaceError,
+        asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+        ConnectionError, TimeoutError,
+    ))
+
+
 def on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if database_unreachable(exc):
+        request.logger.warning("database unreachable on %s %s: %r", request.method,
+                               request.url.path, exc)
+        response = _error(request, HTTP_503_SERVICE_UNAVAILABLE,
+                          "The database is not answering right now; try again in a moment. A "
+                          "change you sent may or may not have been saved: reload to see, or "
+                          "repeat it with the same Idempotency-Key.")
+        response.headers["Retry-After"] = "2"
+        return response
     request.logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error(request, HTTP_500_INTERNAL_SERVER_ERROR,
                   "Something went wrong on our side. Your change may or may not have been saved: "
