@@ -64,9 +64,9 @@ class Sizes:
     replays: int  # random versions replayed
 
 
-FULL = Sizes(small=10_000, large=1_000_000, long=10_000, rebuild_s=40, baseline_events=5_000,
-             baseline_s=12, requests=200, board_s=15,
-             page_s=8, replays=10)
+FULL = Sizes(small=10_000, large=1_000_000, long=10_000, rebuild_s=35, baseline_events=5_000,
+             baseline_s=10, requests=200, board_s=12,
+             page_s=5, replays=10)
 QUICK = Sizes(small=400, large=1_500, long=500, rebuild_s=30, baseline_events=200,
               baseline_s=10, requests=20, board_s=10,
               page_s=15, replays=5)
@@ -380,6 +380,9 @@ def _board_query(url: str) -> tuple[str, dict[str, float]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("EXPLAIN " + BOARD_SQL, (None, None)).fetchall()
         plan = " / ".join(str(r[0]).strip() for r in rows[:4])
+        rows = conn.execute("EXPLAIN " + filtered, (["proposed", "active"], None)).fetchall()
+        plan += "; filtered: " + " / ".join(
+            str(r[0]).strip() for r in rows if "Scan" in str(r[0]))
         for name, query, params in (("all", BOARD_SQL, (None, None)),
                                     ("shown", filtered, (["proposed", "active"], None))):
             taken = []
