@@ -93,6 +93,10 @@ def figures(quick: bool) -> list[Figure]:
     clock = Clock()
     folder = Path(tempfile.mkdtemp(prefix="cqi-bench-volume-"))
     server = EmbeddedPostgres(folder / "data")
+    # A SIGTERM (a CI timeout, `kill`) unwinds through the `finally` below instead of leaving
+    # the server and the folder behind.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_term) if main_thread else None
     try:
         root = server.start()
         clock.say(f"embedded PostgreSQL started ({folder})")
@@ -100,6 +104,12 @@ def figures(quick: bool) -> list[Figure]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _figures(sizes: Sizes, clock: Clock, root: str, folder: Path) -> list[Figure]:
