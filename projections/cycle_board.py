@@ -106,6 +106,17 @@ async def initiatives(conn: asyncpg.Connection, status: str | None = None) -> li
     )
 
 
+async def in_progress(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Proposed and active initiatives, most recently active first: the board's cards. Years of
+    sustained, closed and abandoned initiatives are history and are not read at all (the status
+    index picks the few rows in progress)."""
+    return await conn.fetch(
+        f"SELECT {_COLUMNS} FROM {TABLE} b LEFT JOIN {VALUES} v ON v.value_id = b.cycle_value_id"
+        " WHERE b.status = ANY($1::text[]) ORDER BY b.updated_at DESC, b.title",
+        [PROPOSED, ACTIVE],
+    )
+
+
 async def board(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Active initiatives with their current cycle: what CQI teams are working on now."""
     return await initiatives(conn, ACTIVE)

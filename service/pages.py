@@ -110,7 +110,7 @@ class BoardPages(Controller):
 
     @get("/board", guards=[requires("viewer")], include_in_schema=False)
     async def board(self, request: Req, services: Svc) -> Template:
-        rows = await services.read(cycle_board.initiatives, None)
+        rows = await services.read(cycle_board.in_progress)
         today = services.today()
         overdue = await services.read(overdue_revisits.revisits, today, "overdue")
         columns: dict[str, list[Any]] = {"none": [], "plan": [], "do": [], "study": [], "act": []}

@@ -381,3 +381,19 @@ async def test_a_member_concludes_an_initiative_and_it_becomes_read_only(people,
     assert '<span class="tag closed">closed</span>' in html
     assert posting_forms(html) == []
     assert "No initiative is closed" not in await member.get("/initiatives?status=closed")
+
+
+async def test_the_board_shows_initiatives_in_progress_and_leaves_finished_ones_out(agency,
+                                                                                    people):
+    proposed = await agency.initiative(title="Proposed: family voice in reviews")
+    active = await agency.initiative(title="Active: visits on time")
+    await agency.plan(active)
+    finished = await agency.initiative(title="Finished: kinship first")
+    await agency.plan(finished)
+    agency.ok(await agency.client.post(f"/api/v1/initiatives/{finished}/conclude",
+                                       headers=agency.member,
+                                       json={"outcome": "abandoned", "note": "Funding ended"}))
+    viewer = await people.browser("val", "viewer")
+    html = await viewer.get("/board")
+    assert f"/initiatives/{proposed}" in html and f"/initiatives/{active}" in html
+    assert f"/initiatives/{finished}" not in html
