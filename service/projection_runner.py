@@ -194,16 +194,20 @@ class ProjectionRunner:
             # Reading them again here also holds off a DROP until this transaction ends.
             if self._positions(curs) != positions:
                 return -1  # nothing applied; the caller tries again from the new positions
-            for notification in notifications:
-                domain_event = self.app.mapper.to_domain_event(notification)
+            # Pipeline mode: the views' statements go out without waiting for each answer
+            # (a statement whose rows a handler reads still waits for them). An error still
+            # surfaces before the commit, and the whole batch is rolled back.
+            with curs.connection.pipeline():
+                for notification in notifications:
+                    domain_event = self.app.mapper.to_domain_event(notification)
+                    for projection in self.projections:
+                        if notification.id > positions[projection.name]:
+                            projection.apply(curs, domain_event)
                 for projection in self.projections:
-                    if notification.id > positions[projection.name]:
-                        projection.apply(curs, domain_event)
-            for projection in self.projections:
-                if last > positions[projection.name]:
-                    self.recorders[projection.name]._insert_tracking(
-                        curs, Tracking(self.app.name, last)
-                    )
+                    if last > positions[projection.name]:
+                        self.recorders[projection.name]._insert_tracking(
+                            curs, Tracking(self.app.name, last)
+                        )
             # Wakes the processes that follow (delivered at commit): their requests waiting
             # for read-your-writes go on at once, not at their next look at the positions.
             # The payload is the new position: a follower needs no query to know it.
