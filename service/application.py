@@ -134,6 +134,7 @@ class CQIApplication(Application[uuid.UUID]):
         # under many concurrent writers in one process, optimistic retries alone can starve a
         # writer. Writers in other processes are still caught by the retry in `_change`.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._known_values: tuple[int, frozenset[str]] | None = None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -248,8 +249,18 @@ class CQIApplication(Application[uuid.UUID]):
             return None
 
     def known_value_ids(self) -> set[str]:
+        """The agency's value ids, remembered per version of the mission: most commands check
+        their values against them, and then pay one indexed lookup of the mission's version
+        instead of loading the mission."""
+        latest = self.recorder.select_events(MISSION_ID, desc=True, limit=1)
+        version = latest[0].originator_version if latest else 0
+        remembered = self._known_values
+        if remembered is not None and remembered[0] == version:
+            return set(remembered[1])
         mission = self.mission()
-        return mission.value_ids() if mission else set()
+        ids = mission.value_ids() if mission else set()
+        self._known_values = (mission.version if mission else 0, frozenset(ids))
+        return set(ids)
 
     def linked_measure(self, plan: dict[str, object]) -> tuple[dict[str, object], set[str]]:
         """The plan with its linked measure's id written the one way ids are stored, and the

@@ -199,3 +199,21 @@ async def test_practice_standards_hang_off_a_value(agency):
         assert_field_error(response, field)
     listed = await agency.listing("/api/v1/values")
     assert len(listed[0]["standards"]) == 1
+
+
+async def test_values_added_by_another_process_are_known_at_once(services):
+    """The value ids a command checks against are remembered per mission version: a value added
+    through another process (another replica) is known to the next command here."""
+    from service.application import CQIApplication, eventsourcing_env
+
+    first = services.cqi.add_value(actor="leader", name="Child safety", description="").detail
+    assert services.cqi.known_value_ids() == {first}
+    other = CQIApplication(env=eventsourcing_env(services.settings.database_url, pool_size=1))
+    try:
+        second = other.add_value(actor="leader", name="Family voice", description="").detail
+    finally:
+        other.close()
+    assert services.cqi.known_value_ids() == {first, second}
+    services.cqi.open_initiative(actor="member", title="Family voice in reviews",
+                                 problem="Families are not heard", aim="All reviews by June",
+                                 value_ids=[second])
