@@ -203,11 +203,13 @@ class ProjectionRunner:
                     for projection in self.projections:
                         if notification.id > positions[projection.name]:
                             projection.apply(curs, domain_event)
-                for projection in self.projections:
-                    if last > positions[projection.name]:
-                        self.recorders[projection.name]._insert_tracking(
-                            curs, Tracking(self.app.name, last)
-                        )
+            # Outside the pipeline: the library reads back what each tracking insert returns,
+            # and inside one a read on this shared cursor could meet a view statement's result.
+            for projection in self.projections:
+                if last > positions[projection.name]:
+                    self.recorders[projection.name]._insert_tracking(
+                        curs, Tracking(self.app.name, last)
+                    )
             # Wakes the processes that follow (delivered at commit): their requests waiting
             # for read-your-writes go on at once, not at their next look at the positions.
             # The payload is the new position: a follower needs no query to know it.

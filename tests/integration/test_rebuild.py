@@ -198,3 +198,39 @@ async def test_a_batch_read_before_a_rebuild_is_not_applied_to_the_rebuilt_views
     opened = {CYCLE_BOARD, CYCLE_INITIATIVES}  # the views an opened initiative adds a row to
     assert {t: v for t, v in views.items() if t not in opened} == {
         t: v for t, v in live_views.items() if t not in opened}
+
+
+def test_a_batch_whose_last_statement_changed_no_row_still_records_its_position(database_url):
+    """View statements are pipelined; the tracking inserts, which read back their own result,
+    run after the pipeline. (Inside it, the million-event bench once met "the last operation
+    didn't produce records (command status: UPDATE 0)"; this small case did not reproduce it,
+    but guards the order.)"""
+    from service.application import CQIApplication, eventsourcing_env
+    from service.projection_runner import ProjectionRunner, all_projections
+
+    app = CQIApplication(env=eventsourcing_env(database_url, pool_size=2))
+    try:
+        value = app.add_value(actor="test", name="Child safety", description="").detail
+        initiative = app.open_initiative(actor="test", title="Every child seen", problem="p",
+                                         aim="a", value_ids=[value]).id
+        for k in range(20):
+            app.add_team_member(initiative, actor="test", name=f"Member {k}", kind="staff",
+                                role="caseworker")
+        projections = all_projections()
+
+        class NoRowTouched:
+            name = "no_row_touched_v1"
+            tracking_table = "no_row_touched_v1_tracking"
+            tables = ("no_row_touched_v1",)
+            ddl = ("CREATE TABLE IF NOT EXISTS no_row_touched_v1 (id int)",)
+
+            def apply(self, curs, domain_event) -> None:  # as the measure view does
+                curs.executemany("INSERT INTO no_row_touched_v1 (id) VALUES (%s)", [(1,), (2,)])
+                curs.execute("UPDATE no_row_touched_v1 SET id = 1 WHERE false")
+
+        runner = ProjectionRunner(app, [*projections, NoRowTouched()])  # type: ignore[list-item]
+        runner.create_tables()
+        assert runner.catch_up() == app.recorder.max_notification_id()
+        assert set(runner.positions().values()) == {app.recorder.max_notification_id()}
+    finally:
+        app.close()
