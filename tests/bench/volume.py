@@ -71,7 +71,8 @@ QUICK = Sizes(small=400, large=1_500, long=500, rebuild_s=30, baseline_events=20
               baseline_s=10, requests=20, board_s=10,
               page_s=15, replays=5)
 
-BOARD_SQL = (  # the board page's query (projections/cycle_board.initiatives(conn, None))
+BOARD_SQL = (  # every initiative (projections/cycle_board.initiatives(conn, None)): the board's
+    # query until it read only those in progress (cycle_board.in_progress), kept to compare
     "SELECT b.initiative_id, b.title, b.status, b.value_ids, b.cycle_number, b.phase,"
     " b.cycle_value_id, v.name AS cycle_value_name, b.decision, b.version, b.opened_at,"
     " b.updated_at, b.updated_by FROM cycle_board_v1 b"
@@ -382,17 +383,14 @@ def _free_port() -> int:
 
 
 def _board_query(url: str) -> tuple[str, dict[str, float]]:
-    """The board query's plan, and its median time as the page runs it (every initiative) and
-    as it could (only the statuses the board shows, through the status index)."""
+    """The board query's plan, and its median time as the page runs it (only the statuses the
+    board shows, through the status index) and as it ran before (every initiative)."""
     filtered = BOARD_SQL.replace("%s::text IS NULL OR b.status = %s",
                                  "b.status = ANY(%s) AND %s::text IS NULL")
     timings: dict[str, float] = {}
     with psycopg.connect(url) as conn:
-        rows = conn.execute("EXPLAIN " + BOARD_SQL, (None, None)).fetchall()
-        plan = " / ".join(str(r[0]).strip() for r in rows[:4])
         rows = conn.execute("EXPLAIN " + filtered, (["proposed", "active"], None)).fetchall()
-        plan += "; filtered: " + " / ".join(
-            str(r[0]).strip() for r in rows if "Scan" in str(r[0]))
+        plan = " / ".join(str(r[0]).strip() for r in rows if "Scan" in str(r[0]))
         for name, query, params in (("all", BOARD_SQL, (None, None)),
                                     ("shown", filtered, (["proposed", "active"], None))):
             taken = []
@@ -521,9 +519,9 @@ def _report(sizes: Sizes, events: int, rebuild: Rebuild, small_board: list[float
             note=(f"GET /board from `cqi serve` (1 worker), {len(small_board)} and "
                   f"{len(large_board)} sequential requests: p99 {small_p99:.1f} ms at "
                   f"{sizes.small:,}, {large_p99:.1f} ms at "
-                  f"{events:,}; the query fetches every initiative ({plan}); median "
-                  f"{query_ms['all']:.1f} ms, {query_ms['shown']:.1f} ms when filtered to the "
-                  "statuses the board shows"),
+                  f"{events:,}; the query reads the initiatives in progress ({plan}): median "
+                  f"{query_ms['shown']:.1f} ms, against {query_ms['all']:.1f} ms to read every "
+                  "initiative as the board did before"),
         ),
         Figure(
             f"load an initiative with {loads.events:,} events", head, "ms", "≤ 5 ms",
