@@ -37,8 +37,10 @@ test-faults: $(VENV)
 lint: $(VENV)
 	$(BIN)/ruff check .
 
-# Timings against a floor measured in the same run (issue 3: a 500-point chart under 50 ms);
-# prints one table and fails when a target is missed.
+# Charts timed against a floor, then loads (HTTP commands and pages on `cqi serve`, a million
+# events) beside baselines measured in the same run; a few minutes on its own embedded
+# PostgreSQL. Prints the tables (docs/benchmarks.md keeps the last one) and fails when a target
+# is missed. `python -m tests.bench --help` runs parts.
 bench: $(VENV)
 	$(BIN)/python -m tests.bench
 
