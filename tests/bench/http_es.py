@@ -94,16 +94,25 @@ def library_env() -> dict[str, str]:
     }
 
 
+SETUP_LOCK = 0x62656E63  # "benc"
+
+
 class TitleIn(msgspec.Struct):
     title: str
 
 
 def app() -> Litestar:
+    import psycopg
+
     env = library_env()
-    charters = Charters(env=env)
-    view = (InfrastructureFactory[CharterView]
-            .construct(env=Environment(CharterProjection.name, {**os.environ, **env}))
-            .tracking_recorder(CharterView))
+    # Each server worker creates the tables if missing; two doing it at once can fail
+    # ("tuple concurrently updated"), so they take turns.
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as turn:
+        turn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+        charters = Charters(env=env)
+        view = (InfrastructureFactory[CharterView]
+                .construct(env=Environment(CharterProjection.name, {**os.environ, **env}))
+                .tracking_recorder(CharterView))
 
     def saved_and_seen(charter: Charter) -> int:
         recordings = charters.save(charter)
@@ -130,8 +139,13 @@ def run_projection() -> None:
     stopping = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: stopping.set())
-    with ProjectionRunner(application_class=Charters, projection_class=CharterProjection,
-                          view_class=CharterView, env=library_env()) as runner:
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as turn:
+        turn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))  # tables: one at a time
+        runner = ProjectionRunner(application_class=Charters, projection_class=CharterProjection,
+                                  view_class=CharterView, env=library_env())
+    with runner:
         print("projection runner ready", flush=True)
         while not stopping.wait(0.2):
             runner.run_forever(timeout=0)  # re-raises the runner's failure, if any
