@@ -1,9 +1,10 @@
 """Bearer tokens that are in force: the fast path of authentication for API clients.
 
 Only a hash of each token's secret is kept (as in the account's events). The request path
-checks a token against this view and its account's row in the accounts view; a token the view
-does not know (just issued elsewhere, or not a token at all) is checked against the account
-itself, so the view can only make a valid token quicker, never make an invalid one pass.
+checks a token against this view and its account's row in the accounts view, when both have
+seen the account's latest event; otherwise (a token just issued or revoked elsewhere, a
+rebuild under way, not a token at all) against the account itself. So the view can only make a
+valid token quicker, never make an invalid one pass.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class ApiTokens(Projection):
 
     @handles(Account.TokenIssued)
     def issued(self, curs: Cursor[Any], e: Any) -> None:
+        # A token id issued again replaces the first, as it does in the account.
         curs.execute(
-            f"INSERT INTO {TABLE} (account_id, token_id, secret_hash) VALUES (%s, %s, %s)",
+            f"INSERT INTO {TABLE} (account_id, token_id, secret_hash) VALUES (%s, %s, %s)"
+            " ON CONFLICT (account_id, token_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash",
             (e.originator_id, e.token_id, e.secret_hash),
         )
 
@@ -45,13 +48,22 @@ class ApiTokens(Projection):
                      (e.originator_id, e.token_id))
 
 
-async def token_holder(conn: asyncpg.Connection, account_id: uuid.UUID,
-                       token_id: str) -> asyncpg.Record | None:
+async def token_holder(conn: asyncpg.Connection, account_id: uuid.UUID, token_id: str,
+                       events: str, application: str) -> asyncpg.Record | None:
     """The token's secret hash and its account, if the token is in force and the account
-    active."""
+    active — and only if both views have seen the account's latest event (`events` is the
+    event store's table): a view that lags behind (another process's revocation, a rebuild
+    under way, a view still catching up) must not let through what the account no longer
+    allows, so then the answer is None and the caller asks the account itself."""
     return await conn.fetchrow(
         f"SELECT t.secret_hash, a.account_id, a.login, a.display_name, a.role FROM {TABLE} t"
         f" JOIN {ACCOUNTS} a ON a.account_id = t.account_id"
-        " WHERE t.account_id = $1 AND t.token_id = $2 AND a.active",
-        account_id, token_id,
+        " WHERE t.account_id = $1 AND t.token_id = $2 AND a.active"
+        f" AND (SELECT notification_id FROM {events} WHERE originator_id = $1"
+        "      ORDER BY originator_version DESC LIMIT 1)"
+        f"  <= LEAST((SELECT max(notification_id) FROM {TABLE}_tracking"
+        "             WHERE application_name = $3),"
+        f"            (SELECT max(notification_id) FROM {ACCOUNTS}_tracking"
+        "             WHERE application_name = $3))",
+        account_id, token_id, application,
     )

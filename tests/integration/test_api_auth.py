@@ -188,3 +188,30 @@ async def test_a_leader_writes_the_mission_values_and_revisits(agency):
     complete = await agency.client.post(f"/api/v1/revisits/{ids['revisit']}/complete",
                                         json={"outcome": "reaffirmed"}, headers=agency.leader)
     assert complete.status_code == 200, complete.text
+
+
+async def test_a_token_revoked_or_an_account_demoted_while_the_views_lag_is_refused_at_once(
+    agency, services, monkeypatch
+):
+    """The tokens view speaks only once it has seen the account's latest event: while the views
+    are stuck (here a view fails on every event), a revocation or a role change through another
+    path takes effect at once, from the account itself."""
+    import asyncio
+
+    board = next(p for p in services.runner.projections if p.name.startswith("cycle_board"))
+
+    def broken(curs, domain_event):
+        raise RuntimeError("the disk under this view is full")
+
+    monkeypatch.setattr(board, "apply", broken)
+    member_hex, member_token, _ = agency.member["Authorization"][7:].split(".", 2)
+    await services.call(services.cqi.revoke_token, uuid.UUID(member_hex),
+                        actor=agency.ids["leader"], token_id=member_token)
+    await services.call(services.cqi.change_role, uuid.UUID(agency.ids["auditor"]),
+                        actor=agency.ids["leader"], role="viewer")
+    await asyncio.sleep(0.3)  # the runner has tried (and failed) to apply them
+    assert services.runner.error is not None
+    assert (await agency.client.get("/api/v1/board", headers=agency.member)).status_code == 401
+    history = await agency.client.get(f"/api/v1/initiatives/{uuid.uuid4()}/history",
+                                      headers=agency.auditor)
+    assert history.status_code == 403  # a viewer now, not an auditor
