@@ -141,6 +141,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a whole number from 1 to 64")
+    return count
+
+
 def read_password(prompt_twice: bool = True) -> str:
     from service.security import check_password
 
@@ -350,8 +360,8 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web UI and the API")
     serve.add_argument("--host", help="address to listen on (default CQI_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default CQI_PORT or 8000)")
-    serve.add_argument("--workers", type=int, help="server processes (default CQI_WORKERS or "
-                       "one per CPU core)")
+    serve.add_argument("--workers", type=_workers, help="server processes (default "
+                       "CQI_WORKERS, or one per CPU core up to 4)")
     serve.set_defaults(run=cmd_serve)
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(

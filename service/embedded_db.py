@@ -207,6 +207,9 @@ class EmbeddedPostgres:
             "port": str(port),
             "unix_socket_directories": socket_dir,
             "fsync": "on",
+            # Each `cqi serve` worker keeps up to 3 pools' worth (see README, Scaling out):
+            # room for 4 workers at full load, and the `cqi` commands beside them.
+            "max_connections": "200",
         }
         return " ".join(f"-c {shlex.quote(f'{k}={v}')}" for k, v in settings.items())
 

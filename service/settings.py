@@ -30,8 +30,9 @@ class Settings:
     """CQI_HOST: the address `cqi serve` listens on."""
     port: int = 8000
     """CQI_PORT: the port `cqi serve` listens on."""
-    workers: int = field(default_factory=lambda: _cores())
-    """CQI_WORKERS: server processes `cqi serve` starts (default: one per CPU core)."""
+    workers: int = field(default_factory=lambda: _default_workers())
+    """CQI_WORKERS: server processes `cqi serve` starts (default: one per CPU core, at most 4;
+    each opens its own database connections)."""
     secure_cookies: bool = True
     """CQI_SECURE_COOKIES: mark cookies Secure (browsers accept them on http://localhost too)."""
     session_hours: float = 12.0
@@ -80,7 +81,7 @@ class Settings:
             timezone=timezone,
             host=env.get("CQI_HOST") or "127.0.0.1",
             port=_number(env, "CQI_PORT", 8000, int, 1, 65535),
-            workers=_number(env, "CQI_WORKERS", _cores(), int, 1, 64),
+            workers=_number(env, "CQI_WORKERS", _default_workers(), int, 1, 64),
             secure_cookies=_flag(env, "CQI_SECURE_COOKIES", True),
             session_hours=_number(env, "CQI_SESSION_HOURS", 12.0, float, 0.1, 24 * 30),
             idle_minutes=_number(env, "CQI_IDLE_MINUTES", 30.0, float, 1, 24 * 60),
@@ -106,9 +107,9 @@ class Settings:
         return _replace(self, secret_key=path.read_text().strip())
 
 
-def _cores() -> int:
+def _default_workers() -> int:
     usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return max(1, len(usable) if usable else (os.cpu_count() or 1))
+    return min(4, max(1, len(usable) if usable else (os.cpu_count() or 1)))
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

@@ -12,6 +12,7 @@ def test_defaults_need_no_environment_at_all():
     assert settings.timezone == "UTC"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.secure_cookies is True
+    assert 1 <= settings.workers <= 4  # one per core, at most 4 (each opens its connections)
 
 
 def test_every_variable_is_read():
@@ -20,7 +21,9 @@ def test_every_variable_is_read():
         "CQI_DATA_DIR": "/var/lib/cqi", "CQI_SECRET_KEY": "k", "CQI_TIMEZONE": "America/Chicago",
         "CQI_HOST": "0.0.0.0", "CQI_PORT": "9000", "CQI_SECURE_COOKIES": "false",
         "CQI_SESSION_HOURS": "8", "CQI_IDLE_MINUTES": "15", "CQI_DB_POOL_SIZE": "20",
+        "CQI_WORKERS": "6",
     })
+    assert settings.workers == 6
     assert settings.zone.key == "America/Chicago"
     assert (settings.port, settings.secure_cookies, settings.pool_size) == (9000, False, 20)
     assert (settings.session_hours, settings.idle_minutes) == (8.0, 15.0)
@@ -39,6 +42,7 @@ def test_every_variable_is_read():
     ("DATABASE_URL", "postgresql://user@host:5432/", "names no database"),
     ("DATABASE_URL", "postgresql://user@host:port/db", "port"),
     ("CQI_PASSWORD_HASH_COST", "cheap", "CQI_PASSWORD_HASH_COST"),
+    ("CQI_WORKERS", "0", "CQI_WORKERS"),
 ])
 def test_a_bad_value_is_refused_with_a_message_naming_it(name, value, says):
     with pytest.raises(SettingsError, match=says):
