@@ -304,7 +304,8 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
             for aggregate_id, version, what in mismatches:
                 report.problems.append(audit.Problem(None, (
                     f"the snapshot of {aggregate_id} at version {version} does not match its "
-                    f"events ({what}): it was changed after it was taken")))
+                    f"events ({what}): it was changed after it was taken, or this version of "
+                    "the code rebuilds that state differently")))
     for note in report.notes:
         print(f"Note: {note}", file=sys.stderr)
     if not report.ok:

@@ -451,6 +451,8 @@ async def test_a_long_lived_measure_loads_from_its_snapshot_with_every_point(age
     await services.command(services.cqi.correct_data_point, mid, actor=agency.ids["member"],
                            period=mondays[0], value=2, reason="Recount")
     assert list(services.cqi.snapshots.get(mid))  # taken at version 101
+    # What `cqi verify` checks: the snapshot's state is what the events give (dates, points).
+    assert services.cqi.check_snapshots()[1] == []
     measure = agency.ok(await agency.client.get(f"/api/v1/measures/{measure_id}",
                                                 headers=agency.viewer))
     assert (measure["points"], measure["version"]) == (104, 106)

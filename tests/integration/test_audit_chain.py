@@ -148,6 +148,11 @@ async def test_a_changed_snapshot_is_named_and_an_untouched_one_counted(
     out = refused(cli_env)
     assert f"the snapshot of {iid} at version 100 does not match its events" in out
     assert "title" in out
+    sql(database_url, "UPDATE cqi_snapshots SET state = convert_to('x', 'UTF8')")
+    result = cqi(cli_env, "verify")
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert f"the snapshot of {iid} at version 0 does not match" in result.stdout
+    assert "a snapshot cannot be read" in result.stdout
 
 
 async def test_a_deleted_event_is_named_by_its_sequence(history, cli_env, database_url):
