@@ -123,19 +123,33 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     return response
 
 
+UNREACHABLE_STATES = ("57P01", "57P02", "57P03")  # shutting down, crashed, starting up
+
+
 def database_unreachable(exc: BaseException) -> bool:
-    """The database went away (restart, failover, network): not a bug, and it passes."""
+    """The database went away (restart, failover, network), as opposed to a bug or a refused
+    statement: no SQL state at all (the connection broke), a connection-class state (08...),
+    or the server shutting down or starting up. Follows the causes: the library wraps the
+    driver's errors."""
     import asyncpg
     import psycopg
-    from eventsourcing import persistence
+    import psycopg_pool
 
-    return isinstance(exc, (
-        persistence.OperationalError, persistence.InterfaceError,
-        psycopg.OperationalError, psycopg.InterfaceError,
-        asyncpg.PostgresConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-        asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
-        ConnectionError, TimeoutError,
-    ))
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (psycopg_pool.PoolTimeout, ConnectionError,
+                             asyncpg.exceptions.ConnectionDoesNotExistError)):
+            return True
+        if isinstance(seen, (psycopg.OperationalError, psycopg.InterfaceError)):
+            state = seen.sqlstate
+            return state is None or state.startswith("08") or state in UNREACHABLE_STATES
+        if isinstance(seen, asyncpg.PostgresError):
+            state = getattr(seen, "sqlstate", None) or ""
+            return state.startswith("08") or state in UNREACHABLE_STATES
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
