@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import getpass
 import logging
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -109,6 +110,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from domain.account import Account
 
+    # Until the server takes the signals over: a stop while the database is starting still
+    # unwinds `database()` below, which stops the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     host, port = args.host or settings.host, args.port or settings.port
     workers = args.workers or settings.workers
     with database(settings) as configured:
@@ -139,6 +143,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             respawn_failed_workers=True, workers_kill_timeout=10,
         ).serve()
     return 0
+
+
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)  # a stop that was asked for is a normal end
 
 
 def _workers(raw: str) -> int:
