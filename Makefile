@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # Touched after a successful install; reinstall when pyproject.toml is newer.
 STAMP  := $(VENV)/.installed
 
-.PHONY: $(VENV) run test test-unit test-integration test-e2e test-faults lint bench clean
+.PHONY: $(VENV) run test test-unit test-integration test-sql test-e2e test-faults lint bench clean
 
 $(VENV): $(STAMP)
 
@@ -18,14 +18,31 @@ $(STAMP): pyproject.toml
 run: $(VENV)
 	$(BIN)/cqi serve
 
+# Most tests wait on PostgreSQL rather than on the CPU: three processes (one embedded server
+# each; a file's tests stay together and in order). The tests that kill servers or time loads
+# run afterwards on their own, so that other tests' load does not skew what they measure.
+PARALLEL := -n 3 --dist loadfile
+
 test: $(VENV)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL) tests/unit tests/integration tests/e2e
+	$(BIN)/pytest -q tests/faults tests/bench
 
 test-unit: $(VENV)
 	$(BIN)/pytest -q tests/unit
 
 test-integration: $(VENV)
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q $(PARALLEL) tests/integration
+
+# The tests whose SQL could differ between PostgreSQL versions: the event store and its audit
+# trigger, every view, sessions, throttling, idempotency keys. CI runs them again on the
+# PostgreSQL 15 server (TEST_DATABASE_URL); the pages read the same views.
+SQL_TESTS := $(wildcard tests/integration/test_api_*.py) $(addprefix tests/integration/, \
+	test_rebuild.py test_audit_chain.py test_idempotency.py test_sessions.py \
+	test_sign_in_throttle.py test_concurrency.py test_portfolio.py test_runner_health.py \
+	test_cycle_measures.py test_demo_measures.py)
+
+test-sql: $(VENV)
+	$(BIN)/pytest -q $(PARALLEL) $(SQL_TESTS)
 
 test-e2e: $(VENV)
 	$(BIN)/pytest -q tests/e2e

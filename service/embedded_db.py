@@ -65,7 +65,11 @@ class EmbeddedPostgres:
     same PGDATA, or starts one; ``stop()`` stops it only if this object started it.
     """
 
-    def __init__(self, data_dir: pathlib.Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: pathlib.Path, port: int | None = None, *,
+                 durable: bool = True) -> None:
+        """`durable=False` is for test suites only: no fsync, commits acknowledged before they
+        reach the disk (a crash of the machine loses data; a crash of a client does not)."""
+        self.durable = durable
         self.data_dir = pathlib.Path(data_dir).expanduser().absolute()
         self.pgdata = self.data_dir / "pg"
         self.log_path = self.data_dir / "pg.log"
@@ -206,7 +210,9 @@ class EmbeddedPostgres:
             "listen_addresses": HOST,
             "port": str(port),
             "unix_socket_directories": socket_dir,
-            "fsync": "on",
+            "fsync": "on" if self.durable else "off",
+            "synchronous_commit": "on" if self.durable else "off",
+            "full_page_writes": "on" if self.durable else "off",
             # Each `cqi serve` worker keeps up to 3 pools' worth (see README, Scaling out):
             # room for 4 workers at full load, and the `cqi` commands beside them.
             "max_connections": "200",

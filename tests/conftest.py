@@ -63,7 +63,10 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Not under pytest's own temp tree: pytest makes that 0700 at each session start, which
     # would lock out the server's system user whenever two test sessions overlap.
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="cqi-test-pg-"))
-    with EmbeddedPostgres(data_dir) as server:
+    # Not durable (no fsync): a test's data need not survive a crash of the machine, and
+    # waiting for the disk at each commit was most of the suite's time. The fault test that
+    # stops PostgreSQL abruptly starts a durable server of its own.
+    with EmbeddedPostgres(data_dir, durable=False) as server:
         assert server.url is not None
         yield server.url
     shutil.rmtree(data_dir / "pg", ignore_errors=True)  # ~40 MB; pg.log stays for post-mortems
