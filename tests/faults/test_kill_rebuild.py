@@ -36,19 +36,13 @@ from tests.faults.conftest import (
     tracking_positions,
     view_rows,
 )
+from tests.integration.pages_support import PLAN
 
 KILLS = 20
 INITIATIVES = 40
 BATCH = 50  # events per transaction of the killed runs: many commit points to land between
 CYCLES = 6  # each: do, study, act (adapt plans the next) — about 30 events per initiative
 ACTOR = "system:fault-test"
-PLAN = {
-    "objective": "Find out whether family team meetings make families feel heard",
-    "prediction": "Seven in ten families will say they were heard",
-    "measure": "Share of families who answer 'I was heard' on the exit survey",
-    "intervention": "Hold a family team meeting within 10 days of case opening",
-    "training_step": "Coach the east unit's workers in facilitation",
-}
 
 
 def fill_history(app: Any, today: date) -> None:
