@@ -180,6 +180,15 @@ class Agency:
     initiatives: list[str] = field(default_factory=list)
 
 
+def seeded_agency(database_url: str, initiatives: int = 1) -> Agency:
+    """The agency written through an application opened for it alone, then closed."""
+    app = application(database_url)
+    try:
+        return seed_agency(app, initiatives)
+    finally:
+        app.close()
+
+
 def seed_agency(app: CQIApplication, initiatives: int = 1) -> Agency:
     fast_hash = password_hasher("fast").hash("correct horse battery")
     headers = {}

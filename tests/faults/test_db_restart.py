@@ -18,11 +18,10 @@ from service.embedded_db import EmbeddedPostgres, ensure_database
 from tests.faults.conftest import (
     TEAM_MEMBER_ADDED,
     Command,
-    application,
     new_marker,
     outcomes,
     running_server,
-    seed_agency,
+    seeded_agency,
     stored_keys,
     stored_names,
     team_member,
@@ -54,11 +53,7 @@ async def test_writes_survive_postgresql_stopped_immediately_and_started_again(t
         port = urlsplit(server_url).port
         assert port is not None
         database_url = ensure_database(server_url, "cqi")
-        app = application(database_url)
-        try:
-            agency = seed_agency(app, initiatives=2)
-        finally:
-            app.close()
+        agency = seeded_agency(database_url, initiatives=2)
 
         commands: list[Command] = []
         writing = True

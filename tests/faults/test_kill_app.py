@@ -15,14 +15,13 @@ from tests.faults.conftest import (
     OPENED,
     TEAM_MEMBER_ADDED,
     Command,
-    application,
     clean_rebuild,
     differing_rows,
     head,
     new_marker,
     outcomes,
     running_server,
-    seed_agency,
+    seeded_agency,
     stored_keys,
     stored_names,
     team_member,
@@ -39,11 +38,7 @@ ACKS_BEFORE_KILL = 25
 
 async def test_a_killed_app_leaves_no_half_applied_command_and_retries_are_safe(
         database_url, tmp_path):
-    app = application(database_url)
-    try:
-        agency = seed_agency(app, initiatives=3)
-    finally:
-        app.close()
+    agency = seeded_agency(database_url, initiatives=3)
 
     queues: list[list[Command]] = []
     for client_number in range(CLIENTS):

@@ -12,12 +12,11 @@ import httpx
 
 from tests.faults.conftest import (
     TEAM_MEMBER_ADDED,
-    application,
     clean_rebuild,
     differing_rows,
     new_marker,
     running_server,
-    seed_agency,
+    seeded_agency,
     stored_names,
     team_member,
     version_gaps,
@@ -87,11 +86,7 @@ async def versioned_writer(client: httpx.AsyncClient, path: str, headers: dict[s
 
 async def test_twenty_concurrent_writers_on_one_initiative_lose_and_duplicate_nothing(
         database_url, tmp_path):
-    app = application(database_url)
-    try:
-        agency = seed_agency(app, initiatives=1)
-    finally:
-        app.close()
+    agency = seeded_agency(database_url, initiatives=1)
     initiative = agency.initiatives[0]
     path = f"/api/v1/initiatives/{initiative}/team"
     tally = Tally()
