@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.account import Account
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, handles
 
 TABLE = "accounts_v1"
 
@@ -27,27 +26,22 @@ class Accounts(Projection):
         " updated_at timestamptz NOT NULL)",
     )
 
+    keys = {TABLE: ("account_id",)}
+
     @handles(Account.Registered)
-    def registered(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {TABLE} (account_id, login, display_name, role, active, registered_at,"
-            " updated_at) VALUES (%s, %s, %s, %s, TRUE, %s, %s)",
-            (e.originator_id, e.login, e.display_name, e.role, e.timestamp, e.timestamp),
-        )
+    def registered(self, changes: Changes, e: Any) -> None:
+        changes.insert(TABLE, {
+            "account_id": e.originator_id, "login": e.login, "display_name": e.display_name,
+            "role": e.role, "active": True, "registered_at": e.timestamp,
+            "updated_at": e.timestamp})
 
     @handles(Account.RoleChanged)
-    def role_changed(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {TABLE} SET role = %s, updated_at = %s WHERE account_id = %s",
-            (e.role, e.timestamp, e.originator_id),
-        )
+    def role_changed(self, changes: Changes, e: Any) -> None:
+        changes.update(TABLE, (e.originator_id,), {"role": e.role, "updated_at": e.timestamp})
 
     @handles(Account.Deactivated)
-    def deactivated(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {TABLE} SET active = FALSE, updated_at = %s WHERE account_id = %s",
-            (e.timestamp, e.originator_id),
-        )
+    def deactivated(self, changes: Changes, e: Any) -> None:
+        changes.update(TABLE, (e.originator_id,), {"active": False, "updated_at": e.timestamp})
 
 
 async def accounts(conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -11,11 +11,10 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.initiative import ACT, CONCLUSIONS
 from domain.mission import Mission
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, handles
 from projections.cycles import TABLE as CYCLES  # one row per PDSA cycle
 from projections.measure_data import TABLE as MEASURES
 
@@ -44,37 +43,29 @@ class Alignment(Projection):
         " PRIMARY KEY (value_id, standard_id))",
     )
 
+    keys = {VALUES: ("value_id",), STANDARDS: ("value_id", "standard_id")}
+
     @handles(Mission.ValueAdded)
-    def value_added(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {VALUES} (value_id, name, description, added_at, revised_at)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (e.value_id, e.name, e.description, e.timestamp, e.timestamp),
-        )
+    def value_added(self, changes: Changes, e: Any) -> None:
+        changes.insert(VALUES, {"value_id": e.value_id, "name": e.name,
+                                "description": e.description, "added_at": e.timestamp,
+                                "revised_at": e.timestamp})
 
     @handles(Mission.ValueRevised)
-    def value_revised(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {VALUES} SET name = %s, description = %s, revised_at = %s"
-            " WHERE value_id = %s",
-            (e.name, e.description, e.timestamp, e.value_id),
-        )
+    def value_revised(self, changes: Changes, e: Any) -> None:
+        changes.update(VALUES, (e.value_id,), {"name": e.name, "description": e.description,
+                                               "revised_at": e.timestamp})
 
     @handles(Mission.PracticeStandardAdded)
-    def standard_added(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {STANDARDS} (value_id, standard_id, text, retired, added_at)"
-            " VALUES (%s, %s, %s, false, %s)",
-            (e.value_id, e.standard_id, e.text, e.timestamp),
-        )
+    def standard_added(self, changes: Changes, e: Any) -> None:
+        changes.insert(STANDARDS, {"value_id": e.value_id, "standard_id": e.standard_id,
+                                   "text": e.text, "retired": False, "added_at": e.timestamp,
+                                   "retired_at": None})
 
     @handles(Mission.PracticeStandardRetired)
-    def standard_retired(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {STANDARDS} SET retired = true, retired_at = %s"
-            " WHERE value_id = %s AND standard_id = %s",
-            (e.timestamp, e.value_id, e.standard_id),
-        )
+    def standard_retired(self, changes: Changes, e: Any) -> None:
+        changes.update(STANDARDS, (e.value_id, e.standard_id),
+                       {"retired": True, "retired_at": e.timestamp})
 
 
 # --- queries ---------------------------------------------------------------------------------

@@ -13,11 +13,10 @@ import uuid
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.account import Account
 from projections.accounts import TABLE as ACCOUNTS
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, handles
 
 TABLE = "api_tokens_v1"
 
@@ -33,19 +32,17 @@ class ApiTokens(Projection):
         " PRIMARY KEY (account_id, token_id))",
     )
 
+    keys = {TABLE: ("account_id", "token_id")}
+
     @handles(Account.TokenIssued)
-    def issued(self, curs: Cursor[Any], e: Any) -> None:
+    def issued(self, changes: Changes, e: Any) -> None:
         # A token id issued again replaces the first, as it does in the account.
-        curs.execute(
-            f"INSERT INTO {TABLE} (account_id, token_id, secret_hash) VALUES (%s, %s, %s)"
-            " ON CONFLICT (account_id, token_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash",
-            (e.originator_id, e.token_id, e.secret_hash),
-        )
+        changes.replace(TABLE, {"account_id": e.originator_id, "token_id": e.token_id,
+                                "secret_hash": e.secret_hash})
 
     @handles(Account.TokenRevoked)
-    def revoked(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(f"DELETE FROM {TABLE} WHERE account_id = %s AND token_id = %s",
-                     (e.originator_id, e.token_id))
+    def revoked(self, changes: Changes, e: Any) -> None:
+        changes.delete(TABLE, (e.originator_id, e.token_id))
 
 
 async def token_holder(conn: asyncpg.Connection, account_id: uuid.UUID, token_id: str,

@@ -1,18 +1,29 @@
 """What every projection is: tables, event handlers that write them, and a tracking position.
 
-The runner (service/projection_runner.py) calls `apply` for each event inside the same
+The runner (service/projection_runner.py) gives each view a batch of events inside the same
 transaction that records the view's tracking position, so every event is applied exactly once
 and a view can be dropped and rebuilt from zero.
+
+Handlers do not run SQL. Each one states what its event does to the view's rows, as row
+operations on a `Changes` (insert a row, update columns of the row with a key, delete it, insert
+or replace it); `Changes` folds a batch's operations row by row, in event order, and then writes
+each table with a few statements for the whole batch (one DELETE, one INSERT per set of columns,
+one UPDATE per shape of update), the rows passed as arrays. A column update is a plain value or
+one of the expressions below, which compose the way the SQL they stand for would run one after
+the other (`points + 1` then `points + 2` is `points + 3`). An operation that cannot be folded
+into the row's earlier ones (an update of a column that an earlier update changed with another
+kind of expression, an insert after an update) starts a new stage: stages are written in order,
+so the result is always the one the events give one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-from psycopg import Cursor
+from psycopg import Cursor, sql
 
-Handler = Callable[[Any, Cursor[Any], Any], None]
+Handler = Callable[[Any, "Changes", Any], None]
 
 
 def handles(*event_classes: type) -> Callable[[Handler], Handler]:
@@ -25,17 +36,397 @@ def handles(*event_classes: type) -> Callable[[Handler], Handler]:
     return mark
 
 
+# --- column expressions ------------------------------------------------------------------------
+
+
+class Expression:
+    """A column's new value computed from its old one (as SQL would, NULL rules included)."""
+
+    __slots__ = ("value",)
+    kind: ClassVar[str]
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self, old: Any) -> Any:
+        raise NotImplementedError
+
+    def then(self, later: Any) -> Any:
+        """This, then `later` (a value or an expression), as one; None if they do not fold."""
+        if not isinstance(later, Expression):
+            return later
+        return None
+
+    def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.value == self.value  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.value))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+
+class Add(Expression):
+    """`column + value` (NULL stays NULL)."""
+
+    kind = "add"
+
+    def __call__(self, old: Any) -> Any:
+        return None if old is None or self.value is None else old + self.value
+
+    def then(self, later: Any) -> Any:
+        if type(later) is Add:
+            if self.value is None or later.value is None:
+                return Add(None)
+            if type(self.value) is int and type(later.value) is int:
+                return Add(self.value + later.value)
+            return None  # floats: (x + a) + b need not be x + (a + b)
+        return super().then(later)
+
+    def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
+        return sql.SQL("t.{} + {}").format(column, param)
+
+
+def _least(a: Any, b: Any) -> Any:  # SQL LEAST: NULLs are ignored
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _greatest(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class Least(Expression):
+    """`LEAST(column, value)`, for values that Python orders as SQL does (numbers, dates; not
+    text, which SQL orders by collation)."""
+
+    kind = "least"
+
+    def __call__(self, old: Any) -> Any:
+        return _least(old, self.value)
+
+    def then(self, later: Any) -> Any:
+        if type(later) is Least:
+            return Least(_least(self.value, later.value))
+        return super().then(later)
+
+    def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
+        return sql.SQL("LEAST(t.{}, {})").format(column, param)
+
+
+class Greatest(Expression):
+    """`GREATEST(column, value)` (the same values as `Least`)."""
+
+    kind = "greatest"
+
+    def __call__(self, old: Any) -> Any:
+        return _greatest(old, self.value)
+
+    def then(self, later: Any) -> Any:
+        if type(later) is Greatest:
+            return Greatest(_greatest(self.value, later.value))
+        return super().then(later)
+
+    def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
+        return sql.SQL("GREATEST(t.{}, {})").format(column, param)
+
+
+class Replace(Expression):
+    """`CASE WHEN column = old THEN new ELSE column END`; value is the pair (old, new)."""
+
+    kind = "replace"
+
+    def __call__(self, old: Any) -> Any:
+        return self.value[1] if old is not None and old == self.value[0] else old
+
+    def then(self, later: Any) -> Any:
+        if type(later) is Replace and later.value == self.value and \
+                self.value[0] != self.value[1]:
+            return self  # the first left no value the second would change
+        return super().then(later)
+
+    def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
+        raise NotImplementedError  # two parameters: written by Changes
+
+
+def apply(value: Any, old: Any) -> Any:
+    """The column's new value: `value` itself, or an expression of the old one."""
+    return value(old) if isinstance(value, Expression) else value
+
+
+# --- row operations of a batch --------------------------------------------------------------
+
+INSERTED, UPDATED, DELETED, REPLACED = "inserted", "updated", "deleted", "replaced"
+"""What a batch did to a row, per key: inserted it (row known), updated columns of whatever
+row has the key (maybe none), deleted it, or deleted whatever was there and inserted the row."""
+
+
+class DuplicateRow(Exception):
+    """Two inserts of one key in a batch: the first statement would fail the same way."""
+
+
+class Stage:
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[Any, ...], list[Any]] = {}  # key -> [state, row or updates]
+
+
+class TableChanges:
+    """One table's row operations in a batch, folded per key into stages."""
+
+    __slots__ = ("key", "name", "stages")
+
+    def __init__(self, name: str, key: tuple[str, ...]) -> None:
+        self.name = name
+        self.key = key
+        self.stages: list[Stage] = [Stage()]
+
+    def _key(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[column] for column in self.key)
+
+    def insert(self, row: dict[str, Any]) -> None:
+        key = self._key(row)
+        stage = self.stages[-1]
+        entry = stage.rows.get(key)
+        if entry is None:
+            stage.rows[key] = [INSERTED, row]
+        elif entry[0] == DELETED:
+            entry[0], entry[1] = REPLACED, row
+        elif entry[0] == UPDATED:  # whether the row was there decides: write the update first
+            stage = Stage()
+            self.stages.append(stage)
+            stage.rows[key] = [INSERTED, row]
+        else:
+            raise DuplicateRow(f"{self.name}: a second insert of {key}")
+
+    def replace(self, row: dict[str, Any]) -> None:
+        """Insert the row, or replace the one with its key (INSERT ... ON CONFLICT DO UPDATE
+        of every other column)."""
+        key = self._key(row)
+        stage = self.stages[-1]
+        entry = stage.rows.get(key)
+        if entry is not None and entry[0] == INSERTED:
+            entry[1] = row
+        else:
+            stage.rows[key] = [REPLACED, row]
+
+    def delete(self, key: tuple[Any, ...]) -> None:
+        self.stages[-1].rows[key] = [DELETED, None]
+
+    def update(self, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
+        """Set columns of the row with this key, if there is one (UPDATE ... WHERE key)."""
+        stage = self.stages[-1]
+        entry = stage.rows.get(key)
+        if entry is None:
+            stage.rows[key] = [UPDATED, dict(changes)]
+            return
+        state, held = entry
+        if state == DELETED:
+            return  # an UPDATE of no row
+        if state != UPDATED:  # the row is known: compute its new values here
+            for column, value in changes.items():
+                if isinstance(value, Expression) and column not in held:
+                    raise KeyError(f"{self.name}.{column}: an expression of a column the row "
+                                   "was inserted without")
+                held[column] = apply(value, held.get(column))
+            return
+        folded = dict(held)
+        for column, value in changes.items():
+            if column in folded:
+                merged = _then(folded[column], value)
+                if merged is None:  # does not fold: this update runs after the earlier ones
+                    stage = Stage()
+                    self.stages.append(stage)
+                    stage.rows[key] = [UPDATED, dict(changes)]
+                    return
+                folded[column] = merged
+            else:
+                folded[column] = value
+        entry[1] = folded
+
+
+def _then(earlier: Any, later: Any) -> Any:
+    if isinstance(earlier, Expression):
+        return earlier.then(later)
+    return apply(later, earlier)  # a plain value, then anything: a plain value
+
+
+class Changes:
+    """A batch's row operations on a view's tables; `write` sends them."""
+
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
+        self.tables = {name: TableChanges(name, key) for name, key in projection.keys.items()}
+
+    def __getitem__(self, table: str) -> TableChanges:
+        return self.tables[table]
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        self.tables[table].insert(row)
+
+    def replace(self, table: str, row: dict[str, Any]) -> None:
+        self.tables[table].replace(row)
+
+    def update(self, table: str, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
+        self.tables[table].update(key, changes)
+
+    def delete(self, table: str, key: tuple[Any, ...]) -> None:
+        self.tables[table].delete(key)
+
+    def write(self, curs: Cursor[Any], order: Iterable[str] | None = None) -> None:
+        for name in order or self.tables:
+            table = self.tables[name]
+            for stage in table.stages:
+                if stage.rows:
+                    write_stage(curs, table, stage, self.projection.column_types(curs, name))
+
+
+# --- writing a stage ----------------------------------------------------------------------------
+
+ColumnTypes = dict[str, str]
+
+
+def write_stage(curs: Cursor[Any], table: TableChanges, stage: Stage, types: ColumnTypes,
+                insert: Callable[..., None] | None = None) -> None:
+    """Deletes first (a replaced row goes out before its new version comes in), then updates,
+    then inserts: each key is in one state, so they touch different rows."""
+    gone = [key for key, (state, _) in stage.rows.items() if state in (DELETED, REPLACED)]
+    if gone:
+        delete_rows(curs, table.name, table.key, gone, types)
+    shapes: dict[tuple[tuple[str, str], ...], list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
+    rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for key, (state, held) in stage.rows.items():
+        if state == UPDATED:
+            shape = tuple((c, getattr(v, "kind", "set")) for c, v in held.items())
+            shapes.setdefault(shape, []).append((key, held))
+        elif state != DELETED:
+            rows.setdefault(tuple(held), []).append(held)
+    for shape, updates in shapes.items():
+        update_rows(curs, table.name, table.key, shape, updates, types)
+    for columns, same in rows.items():
+        (insert or insert_rows)(curs, table.name, columns,
+                                [[r[c] for c in columns] for r in same], types)
+
+
+def column_array(values: Sequence[Any], type_name: str) -> tuple[sql.Composable, Any]:
+    """A placeholder and a parameter passing one column's values as one array. Array columns
+    go as text array literals (unnest would flatten an array of arrays)."""
+    if type_name.endswith("[]"):
+        return (sql.SQL("{}::text[]").format(sql.Placeholder()),
+                [None if v is None else _array_literal(v) for v in values])
+    if type_name == "double precision":
+        values = [None if v is None else float(v) for v in values]
+    return sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(type_name)), list(values)
+
+
+def _array_literal(items: Iterable[Any]) -> str:
+    def one(item: Any) -> str:
+        if item is None:
+            return "NULL"
+        text = str(item).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{text}"'
+    return "{" + ",".join(one(item) for item in items) + "}"
+
+
+def _unnest(columns: Sequence[str], columns_values: Sequence[Sequence[Any]],
+            types: ColumnTypes) -> tuple[sql.Composable, list[Any], sql.Composable]:
+    """`unnest(...) AS v(c1, c2, ...)` and the select list casting each back to its type."""
+    placeholders, params, selects = [], [], []
+    for column, values in zip(columns, columns_values, strict=True):
+        placeholder, param = column_array(values, types[column])
+        placeholders.append(placeholder)
+        params.append(param)
+        selects.append(sql.SQL("v.{}::{}").format(sql.Identifier(column),
+                                                  sql.SQL(types[column])))
+    source = sql.SQL("unnest({}) AS v({})").format(
+        sql.SQL(", ").join(placeholders), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    return source, params, sql.SQL(", ").join(selects)
+
+
+def unnest_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                types: ColumnTypes) -> tuple[sql.Composable, list[Any], sql.Composable]:
+    return _unnest(columns, list(zip(*rows, strict=True)), types)
+
+
+def insert_rows(curs: Cursor[Any], table: str, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]], types: ColumnTypes) -> None:
+    source, params, selects = unnest_rows(columns, rows, types)
+    curs.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), selects,
+        source), params)
+
+
+def delete_rows(curs: Cursor[Any], table: str, key: Sequence[str],
+                keys: Sequence[tuple[Any, ...]], types: ColumnTypes) -> None:
+    source, params, _ = _unnest(key, list(zip(*keys, strict=True)), types)
+    match = sql.SQL(" AND ").join(
+        sql.SQL("t.{} = v.{}::{}").format(sql.Identifier(c), sql.Identifier(c),
+                                          sql.SQL(types[c])) for c in key)
+    curs.execute(sql.SQL("DELETE FROM {} t USING {} WHERE {}").format(
+        sql.Identifier(table), source, match), params)
+
+
+def update_rows(curs: Cursor[Any], table: str, key: Sequence[str],
+                shape: tuple[tuple[str, str], ...],
+                updates: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
+                types: ColumnTypes) -> None:
+    names = list(key)
+    columns_values: list[list[Any]] = [[k[i] for k, _ in updates] for i in range(len(key))]
+    value_types = dict(types)
+    sets = []
+    for n, (column, kind) in enumerate(shape):
+        target = sql.Identifier(column)
+        cast = sql.SQL(types[column])
+        if kind == "replace":
+            old, new = f"o{n}", f"n{n}"
+            names += [old, new]
+            columns_values += [[u[column].value[0] for _, u in updates],
+                               [u[column].value[1] for _, u in updates]]
+            value_types[old] = value_types[new] = types[column]
+            sets.append(sql.SQL(
+                "{} = CASE WHEN t.{} = v.{}::{} THEN v.{}::{} ELSE t.{} END").format(
+                target, target, sql.Identifier(old), cast, sql.Identifier(new), cast, target))
+            continue
+        param = f"p{n}"
+        names.append(param)
+        value_types[param] = types[column]
+        columns_values.append([u[column].value if kind != "set" else u[column]
+                               for _, u in updates])
+        value = sql.SQL("v.{}::{}").format(sql.Identifier(param), cast)
+        if kind == "set":
+            sets.append(sql.SQL("{} = {}").format(target, value))
+        else:
+            sets.append(sql.SQL("{} = {}").format(target, updates[0][1][column].sql(target, value)))
+    source, params, _ = _unnest(names, columns_values, value_types)
+    match = sql.SQL(" AND ").join(
+        sql.SQL("t.{} = v.{}::{}").format(sql.Identifier(c), sql.Identifier(c),
+                                          sql.SQL(types[c])) for c in key)
+    curs.execute(sql.SQL("UPDATE {} t SET {} FROM {} WHERE {}").format(
+        sql.Identifier(table), sql.SQL(", ").join(sets), source, match), params)
+
+
+# --- projections --------------------------------------------------------------------------------
+
+
 class Projection:
     name: ClassVar[str]
     """Prefix of the view's tables; it carries the version (`cycle_board_v1`): a new table
     shape gets a new name and is built from zero instead of migrated."""
     tables: ClassVar[tuple[str, ...]]
+    keys: ClassVar[dict[str, tuple[str, ...]]]
+    """Each table's primary key columns: the rows operations name."""
     ddl: ClassVar[tuple[str, ...]]
     _handlers: ClassVar[dict[type, Handler]]
+    _types: ClassVar[dict[str, ColumnTypes]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._handlers = {}
+        cls._types = {}
         for attribute in vars(cls).values():
             for event_class in getattr(attribute, "__handles__", ()):
                 cls._handlers[event_class] = attribute
@@ -44,7 +435,40 @@ class Projection:
     def tracking_table(self) -> str:
         return f"{self.name}_tracking"
 
-    def apply(self, curs: Cursor[Any], domain_event: Any) -> None:
-        handler = self._handlers.get(type(domain_event))
-        if handler is not None:
-            handler(self, curs, domain_event)
+    def handles(self, domain_event: Any) -> bool:
+        return type(domain_event) in self._handlers
+
+    def apply(self, curs: Cursor[Any], domain_events: Sequence[Any]) -> None:
+        """Fold the row operations of the events it handles, in order, and write them: the
+        events of a batch that the view has not seen, in the log's order."""
+        handlers = self._handlers
+        changes = None
+        for domain_event in domain_events:
+            handler = handlers.get(type(domain_event))
+            if handler is not None:
+                if changes is None:
+                    changes = self.changes()
+                handler(self, changes, domain_event)
+        if changes is not None:
+            self.write(curs, changes)
+
+    def changes(self) -> Changes:
+        return Changes(self)
+
+    def write(self, curs: Cursor[Any], changes: Changes) -> None:
+        changes.write(curs)
+
+    def column_types(self, curs: Cursor[Any], table: str) -> ColumnTypes:
+        """The table's columns and their SQL types (read once from the catalogue: a table's
+        shape is fixed by its versioned name)."""
+        types = self._types.get(table)
+        if types is None:
+            curs.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,))
+            rows = curs.fetchall()
+            types = {(r["attname"] if isinstance(r, dict) else r[0]):
+                     (r["format_type"] if isinstance(r, dict) else r[1]) for r in rows}
+            self._types[table] = types
+        return types

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.initiative import ACTIVE, DO, PLAN, PROPOSED, STUDY, Initiative
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, Replace, handles
 from projections.value_names import TABLE as VALUES
 
 TABLE = "cycle_board_v1"
@@ -34,61 +33,54 @@ class CycleBoard(Projection):
         f"CREATE INDEX IF NOT EXISTS {TABLE}_by_status ON {TABLE} (status, updated_at DESC)",
     )
 
-    def touch(self, curs: Cursor[Any], e: Any, assignments: str = "", params: tuple = ()) -> None:
+    keys = {TABLE: ("initiative_id",)}
+
+    def touch(self, changes: Changes, e: Any, **assignments: Any) -> None:
         """Update the row for the event's initiative, always moving version and last activity."""
-        sets = "version = %s, updated_at = %s, updated_by = %s"
-        if assignments:
-            sets += ", " + assignments
-        curs.execute(
-            f"UPDATE {TABLE} SET {sets} WHERE initiative_id = %s",
-            (e.originator_version, e.timestamp, e.actor, *params, e.originator_id),
-        )
+        changes.update(TABLE, (e.originator_id,), {
+            "version": e.originator_version, "updated_at": e.timestamp, "updated_by": e.actor,
+            **assignments})
 
     @handles(Initiative.Opened)
-    def opened(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {TABLE} (initiative_id, title, status, value_ids, version, opened_at,"
-            " updated_at, updated_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (e.originator_id, e.title, PROPOSED, list(e.value_ids), e.originator_version,
-             e.timestamp, e.timestamp, e.actor),
-        )
+    def opened(self, changes: Changes, e: Any) -> None:
+        changes.insert(TABLE, {
+            "initiative_id": e.originator_id, "title": e.title, "status": PROPOSED,
+            "value_ids": list(e.value_ids), "cycle_number": None, "phase": None,
+            "cycle_value_id": None, "decision": None, "version": e.originator_version,
+            "opened_at": e.timestamp, "updated_at": e.timestamp, "updated_by": e.actor})
 
     @handles(Initiative.CharterRevised)
-    def charter_revised(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "title = %s, value_ids = %s", (e.title, list(e.value_ids)))
+    def charter_revised(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, title=e.title, value_ids=list(e.value_ids))
 
     @handles(Initiative.TeamMemberAdded)
-    def team_changed(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e)
+    def team_changed(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e)
 
     @handles(Initiative.CyclePlanned)
-    def cycle_planned(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(
-            curs, e,
-            "cycle_number = %s, phase = %s, cycle_value_id = %s, decision = NULL,"
-            " status = CASE WHEN status = %s THEN %s ELSE status END",
-            (e.number, PLAN, e.value_id, PROPOSED, ACTIVE),
-        )
+    def cycle_planned(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, cycle_number=e.number, phase=PLAN, cycle_value_id=e.value_id,
+                   decision=None, status=Replace((PROPOSED, ACTIVE)))
 
     @handles(Initiative.CyclePlanRevised)
-    def plan_revised(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "cycle_value_id = %s", (e.value_id,))
+    def plan_revised(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, cycle_value_id=e.value_id)
 
     @handles(Initiative.DoRecorded)
-    def do_recorded(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "phase = %s", (DO,))
+    def do_recorded(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, phase=DO)
 
     @handles(Initiative.StudyRecorded)
-    def study_recorded(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "phase = %s", (STUDY,))
+    def study_recorded(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, phase=STUDY)
 
     @handles(Initiative.ActDecided)
-    def act_decided(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "phase = 'act', decision = %s", (e.decision,))
+    def act_decided(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, phase="act", decision=e.decision)
 
     @handles(Initiative.Concluded)
-    def concluded(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "status = %s", (e.outcome,))
+    def concluded(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, status=e.outcome)
 
 
 _COLUMNS = (

@@ -9,13 +9,22 @@ charter or team change does not make a cycle look active.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
+from psycopg import Cursor, sql
 
-from domain.initiative import ACT, DO, PLAN, PROPOSED, STUDY, Initiative
-from projections.base import Projection, handles
+from domain.initiative import ACT, ACTIVE, DO, PLAN, PROPOSED, STUDY, Initiative
+from projections.base import (
+    Changes,
+    ColumnTypes,
+    Projection,
+    Replace,
+    handles,
+    unnest_rows,
+    write_stage,
+)
 
 TABLE = "cycles_v1"
 INITIATIVES = f"{TABLE}_initiatives"
@@ -56,73 +65,95 @@ class Cycles(Projection):
         " status text NOT NULL)",
     )
 
-    def _cycle(self, curs: Cursor[Any], e: Any, assignments: str, params: tuple) -> None:
-        curs.execute(
-            f"UPDATE {TABLE} SET updated_at = %s, {assignments}"
-            " WHERE initiative_id = %s AND number = %s",
-            (e.timestamp, *params, e.originator_id, e.number),
-        )
+    keys = {TABLE: ("initiative_id", "number"), INITIATIVES: ("initiative_id",)}
+    # A cycle's title and status are its initiative's, always: a cycle is inserted with them and
+    # every change of them reaches all its cycles. So a batch writes the initiatives first,
+    # then inserts its new cycles joined with their initiative (no row when it has none), then
+    # copies the title and status to the cycles of the initiatives whose row changed.
+    _CARRIED = ("title", "status")
 
-    def _initiative(self, curs: Cursor[Any], e: Any, column: str, value: str) -> None:
-        curs.execute(f"UPDATE {INITIATIVES} SET {column} = %s WHERE initiative_id = %s",
-                     (value, e.originator_id))
-        curs.execute(f"UPDATE {TABLE} SET {column} = %s WHERE initiative_id = %s",
-                     (value, e.originator_id))
+    def _cycle(self, changes: Changes, e: Any, **assignments: Any) -> None:
+        changes.update(TABLE, (e.originator_id, e.number), {"updated_at": e.timestamp,
+                                                            **assignments})
+
+    def _initiative(self, changes: Changes, e: Any, **assignments: Any) -> None:
+        changes.update(INITIATIVES, (e.originator_id,), assignments)
+        changes.carried.add(e.originator_id)
 
     @handles(Initiative.Opened)
-    def opened(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {INITIATIVES} (initiative_id, title, status) VALUES (%s, %s, %s)",
-            (e.originator_id, e.title, PROPOSED),
-        )
+    def opened(self, changes: Changes, e: Any) -> None:
+        changes.insert(INITIATIVES, {"initiative_id": e.originator_id, "title": e.title,
+                                     "status": PROPOSED})
 
     @handles(Initiative.CharterRevised)
-    def charter_revised(self, curs: Cursor[Any], e: Any) -> None:
-        self._initiative(curs, e, "title", e.title)
+    def charter_revised(self, changes: Changes, e: Any) -> None:
+        self._initiative(changes, e, title=e.title)
 
     @handles(Initiative.Concluded)
-    def concluded(self, curs: Cursor[Any], e: Any) -> None:
-        self._initiative(curs, e, "status", e.outcome)
+    def concluded(self, changes: Changes, e: Any) -> None:
+        self._initiative(changes, e, status=e.outcome)
 
     @handles(Initiative.CyclePlanned)
-    def planned(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {INITIATIVES} SET status = 'active'"
-            " WHERE initiative_id = %s AND status = %s", (e.originator_id, PROPOSED))
-        curs.execute(
-            f"INSERT INTO {TABLE} (initiative_id, number, title, status, value_id, measure,"
-            " measure_id, objective, intervention, training_step, prediction, phase, planned_at,"
-            " updated_at)"
-            f" SELECT %s, %s, i.title, i.status, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
-            f" FROM {INITIATIVES} i WHERE i.initiative_id = %s",
-            (e.originator_id, e.number, e.value_id, e.measure, _measure_id(e.measure_id),
-             e.objective, e.intervention, e.training_step, e.prediction, PLAN, e.timestamp,
-             e.timestamp, e.originator_id),
-        )
-        curs.execute(f"UPDATE {TABLE} SET status = 'active' WHERE initiative_id = %s"
-                     " AND status = %s", (e.originator_id, PROPOSED))
+    def planned(self, changes: Changes, e: Any) -> None:
+        self._initiative(changes, e, status=Replace((PROPOSED, ACTIVE)))
+        changes.insert(TABLE, {
+            "initiative_id": e.originator_id, "number": e.number, "value_id": e.value_id,
+            "measure": e.measure, "measure_id": _measure_id(e.measure_id),
+            "objective": e.objective, "intervention": e.intervention,
+            "training_step": e.training_step, "prediction": e.prediction, "phase": PLAN,
+            "result": "", "learning": "", "decision": "", "planned_at": e.timestamp,
+            "started_on": None, "studied_on": None, "updated_at": e.timestamp})
 
     @handles(Initiative.CyclePlanRevised)
-    def plan_revised(self, curs: Cursor[Any], e: Any) -> None:
-        self._cycle(
-            curs, e, "value_id = %s, measure = %s, measure_id = %s, objective = %s,"
-            " intervention = %s, training_step = %s, prediction = %s",
-            (e.value_id, e.measure, _measure_id(e.measure_id), e.objective, e.intervention,
-             e.training_step, e.prediction),
-        )
+    def plan_revised(self, changes: Changes, e: Any) -> None:
+        self._cycle(changes, e, value_id=e.value_id, measure=e.measure,
+                    measure_id=_measure_id(e.measure_id), objective=e.objective,
+                    intervention=e.intervention, training_step=e.training_step,
+                    prediction=e.prediction)
 
     @handles(Initiative.DoRecorded)
-    def do_recorded(self, curs: Cursor[Any], e: Any) -> None:
-        self._cycle(curs, e, "phase = %s, started_on = %s", (DO, e.started_on))
+    def do_recorded(self, changes: Changes, e: Any) -> None:
+        self._cycle(changes, e, phase=DO, started_on=e.started_on)
 
     @handles(Initiative.StudyRecorded)
-    def study_recorded(self, curs: Cursor[Any], e: Any) -> None:
-        self._cycle(curs, e, "phase = %s, studied_on = %s, result = %s, learning = %s",
-                    (STUDY, e.studied_on, e.result, e.learning))
+    def study_recorded(self, changes: Changes, e: Any) -> None:
+        self._cycle(changes, e, phase=STUDY, studied_on=e.studied_on, result=e.result,
+                    learning=e.learning)
 
     @handles(Initiative.ActDecided)
-    def act_decided(self, curs: Cursor[Any], e: Any) -> None:
-        self._cycle(curs, e, "phase = %s, decision = %s", (ACT, e.decision))
+    def act_decided(self, changes: Changes, e: Any) -> None:
+        self._cycle(changes, e, phase=ACT, decision=e.decision)
+
+    def changes(self) -> Changes:
+        changes = super().changes()
+        changes.carried = set()  # type: ignore[attr-defined]
+        return changes
+
+    def write(self, curs: Cursor[Any], changes: Changes) -> None:
+        changes.write(curs, (INITIATIVES,))
+        cycles = changes[TABLE]
+        for stage in cycles.stages:
+            if stage.rows:
+                write_stage(curs, cycles, stage, self.column_types(curs, TABLE),
+                            insert=self._insert_cycles)
+        carried = changes.carried  # type: ignore[attr-defined]
+        if carried:
+            curs.execute(
+                f"UPDATE {TABLE} c SET title = i.title, status = i.status FROM {INITIATIVES} i"
+                " WHERE i.initiative_id = ANY(%s) AND c.initiative_id = i.initiative_id"
+                " AND (c.title, c.status) IS DISTINCT FROM (i.title, i.status)",
+                (list(carried),))
+
+    def _insert_cycles(self, curs: Cursor[Any], table: str, columns: Sequence[str],
+                       rows: Sequence[Sequence[Any]], types: ColumnTypes) -> None:
+        if not set(self._CARRIED).isdisjoint(columns):
+            raise ValueError("a cycle takes its title and status from its initiative")
+        source, params, selects = unnest_rows(columns, rows, types)
+        curs.execute(
+            sql.SQL("INSERT INTO {} ({}, title, status) SELECT {}, i.title, i.status FROM {}"
+                    " JOIN {} i ON i.initiative_id = v.initiative_id::uuid").format(
+                sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                selects, source, sql.Identifier(INITIATIVES)), params)
 
 
 def _measure_id(text: str) -> uuid.UUID | None:

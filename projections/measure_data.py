@@ -12,11 +12,10 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.measure import Measure, point_value
 from projections.accounts import TABLE as ACCOUNTS
-from projections.base import Projection, handles
+from projections.base import Add, Changes, Greatest, Least, Projection, handles
 
 TABLE = "measures_v2"  # v2: chart settings
 POINTS = f"{TABLE}_points"
@@ -87,151 +86,132 @@ class MeasureData(Projection):
         " PRIMARY KEY (measure_id, kind, day))",
     )
 
-    def touch(self, curs: Cursor[Any], e: Any, assignments: str = "", params: tuple = ()) -> None:
-        sets = "version = %s, updated_at = %s, updated_by = %s"
-        if assignments:
-            sets += ", " + assignments
-        curs.execute(
-            f"UPDATE {TABLE} SET {sets} WHERE measure_id = %s",
-            (e.originator_version, e.timestamp, e.actor, *params, e.originator_id),
-        )
+    keys = {
+        TABLE: ("measure_id",),
+        POINTS: ("measure_id", "period"),
+        ENTRIES: ("measure_id", "period", "version"),
+        MARKS: ("measure_id", "kind", "day"),
+    }
+
+    def touch(self, changes: Changes, e: Any, **assignments: Any) -> None:
+        changes.update(TABLE, (e.originator_id,), {
+            "version": e.originator_version, "updated_at": e.timestamp, "updated_by": e.actor,
+            **assignments})
 
     @staticmethod
-    def _definition(e: Any) -> tuple[Any, ...]:
+    def _definition(e: Any) -> dict[str, Any]:
         d = e.definition
-        return (e.name, e.type, e.unit, e.direction, e.goal, d["numerator"], d["denominator"],
-                d["data_source"], d["owner"], d["frequency"], list(e.value_ids))
+        return {"name": e.name, "type": e.type, "unit": e.unit, "direction": e.direction,
+                "goal": e.goal, "numerator": d["numerator"], "denominator": d["denominator"],
+                "data_source": d["data_source"], "owner": d["owner"],
+                "frequency": d["frequency"], "value_ids": list(e.value_ids)}
 
     @handles(Measure.Defined)
-    def defined(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {TABLE} (name, type, unit, direction, goal, numerator, denominator,"
-            " data_source, owner, frequency, value_ids, measure_id, points, version,"
-            " defined_at, updated_at, updated_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)",
-            (*self._definition(e), e.originator_id, e.originator_version, e.timestamp,
-             e.timestamp, e.actor),
-        )
+    def defined(self, changes: Changes, e: Any) -> None:
+        changes.insert(TABLE, {
+            "measure_id": e.originator_id, **self._definition(e), "points": 0,
+            "first_period": None, "last_period": None, "freeze_through": None,
+            "version": e.originator_version, "defined_at": e.timestamp,
+            "updated_at": e.timestamp, "updated_by": e.actor})
 
     @handles(Measure.DefinitionRevised)
-    def revised(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(
-            curs, e,
-            "name = %s, type = %s, unit = %s, direction = %s, goal = %s, numerator = %s,"
-            " denominator = %s, data_source = %s, owner = %s, frequency = %s, value_ids = %s",
-            self._definition(e),
-        )
+    def revised(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, **self._definition(e))
 
-    def _add_points(self, curs: Cursor[Any], e: Any, points: list[Any], kind: str) -> None:
-        rows = [
-            (e.originator_id, p["period"], point_value(p["value"], p["numerator"],
-                                                       p["denominator"]),
-             p["numerator"], p["denominator"], p["note"])
-            for p in points
-        ]
-        curs.executemany(
-            f"INSERT INTO {POINTS} (measure_id, period, value, numerator, denominator, note,"
-            " corrections, recorded_at, recorded_by) VALUES (%s, %s, %s, %s, %s, %s, 0, %s, %s)",
-            [(*row, e.timestamp, e.actor) for row in rows],
-        )
-        curs.executemany(
-            f"INSERT INTO {ENTRIES} (measure_id, period, value, numerator, denominator, note,"
-            " version, kind, entered_at, entered_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [(*row, e.originator_version, kind, e.timestamp, e.actor) for row in rows],
-        )
+    def _add_points(self, changes: Changes, e: Any, points: list[Any], kind: str) -> None:
+        measure_id, version, at, by = e.originator_id, e.originator_version, e.timestamp, e.actor
+        insert_point, insert_entry = changes[POINTS].insert, changes[ENTRIES].insert
+        for p in points:
+            period, numerator, denominator, note = (p["period"], p["numerator"],
+                                                    p["denominator"], p["note"])
+            value = point_value(p["value"], numerator, denominator)
+            insert_point({"measure_id": measure_id, "period": period, "value": value,
+                          "numerator": numerator, "denominator": denominator, "note": note,
+                          "corrections": 0, "recorded_at": at, "recorded_by": by,
+                          "corrected_at": None, "corrected_by": None, "excluded": None,
+                          "astronomical": None})
+            insert_entry({"measure_id": measure_id, "period": period, "version": version,
+                          "kind": kind, "value": value, "numerator": numerator,
+                          "denominator": denominator, "note": note, "reason": None,
+                          "entered_at": at, "entered_by": by})
         periods = [p["period"] for p in points]
-        self.touch(
-            curs, e,
-            "points = points + %s, first_period = LEAST(first_period, %s),"
-            " last_period = GREATEST(last_period, %s)",
-            (len(points), min(periods), max(periods)),
-        )
+        self.touch(changes, e, points=Add(len(points)), first_period=Least(min(periods)),
+                   last_period=Greatest(max(periods)))
 
     @handles(Measure.DataPointRecorded)
-    def recorded(self, curs: Cursor[Any], e: Any) -> None:
-        self._add_points(curs, e, [vars(e)], RECORDED)
+    def recorded(self, changes: Changes, e: Any) -> None:
+        self._add_points(changes, e, [vars(e)], RECORDED)
 
     @handles(Measure.DataPointsImported)
-    def imported(self, curs: Cursor[Any], e: Any) -> None:
-        self._add_points(curs, e, e.points, IMPORTED)
+    def imported(self, changes: Changes, e: Any) -> None:
+        self._add_points(changes, e, e.points, IMPORTED)
 
     @handles(Measure.DataPointCorrected)
-    def corrected(self, curs: Cursor[Any], e: Any) -> None:
+    def corrected(self, changes: Changes, e: Any) -> None:
         value = point_value(e.value, e.numerator, e.denominator)
-        curs.execute(
-            f"UPDATE {POINTS} SET value = %s, numerator = %s, denominator = %s,"
-            " corrections = corrections + 1, corrected_at = %s, corrected_by = %s"
-            " WHERE measure_id = %s AND period = %s",
-            (value, e.numerator, e.denominator, e.timestamp, e.actor, e.originator_id,
-             e.period),
-        )
-        curs.execute(
-            f"INSERT INTO {ENTRIES} (measure_id, period, version, kind, value, numerator,"
-            " denominator, reason, entered_at, entered_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (e.originator_id, e.period, e.originator_version, CORRECTED, value, e.numerator,
-             e.denominator, e.reason, e.timestamp, e.actor),
-        )
-        self.touch(curs, e)
+        changes.update(POINTS, (e.originator_id, e.period), {
+            "value": value, "numerator": e.numerator, "denominator": e.denominator,
+            "corrections": Add(1), "corrected_at": e.timestamp, "corrected_by": e.actor})
+        changes.insert(ENTRIES, {
+            "measure_id": e.originator_id, "period": e.period, "version": e.originator_version,
+            "kind": CORRECTED, "value": value, "numerator": e.numerator,
+            "denominator": e.denominator, "note": None, "reason": e.reason,
+            "entered_at": e.timestamp, "entered_by": e.actor})
+        self.touch(changes, e)
 
     # --- how the charts are read ----------------------------------------------------------
 
     @handles(Measure.BaselineFrozen)
-    def baseline_frozen(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "freeze_through = %s", (e.through,))
+    def baseline_frozen(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, freeze_through=e.through)
 
     @handles(Measure.BaselineUnfrozen)
-    def baseline_unfrozen(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "freeze_through = NULL")
+    def baseline_unfrozen(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, freeze_through=None)
 
-    def _point_mark(self, curs: Cursor[Any], e: Any, column: str, value: str | None) -> None:
-        curs.execute(f"UPDATE {POINTS} SET {column} = %s WHERE measure_id = %s AND period = %s",
-                     (value, e.originator_id, e.period))
-        self.touch(curs, e)
+    def _point_mark(self, changes: Changes, e: Any, column: str, value: str | None) -> None:
+        changes.update(POINTS, (e.originator_id, e.period), {column: value})
+        self.touch(changes, e)
 
     @handles(Measure.PointExcluded)
-    def excluded(self, curs: Cursor[Any], e: Any) -> None:
-        self._point_mark(curs, e, "excluded", e.reason)
+    def excluded(self, changes: Changes, e: Any) -> None:
+        self._point_mark(changes, e, "excluded", e.reason)
 
     @handles(Measure.PointIncluded)
-    def included(self, curs: Cursor[Any], e: Any) -> None:
-        self._point_mark(curs, e, "excluded", None)
+    def included(self, changes: Changes, e: Any) -> None:
+        self._point_mark(changes, e, "excluded", None)
 
     @handles(Measure.AstronomicalPointFlagged)
-    def flagged(self, curs: Cursor[Any], e: Any) -> None:
-        self._point_mark(curs, e, "astronomical", e.reason)
+    def flagged(self, changes: Changes, e: Any) -> None:
+        self._point_mark(changes, e, "astronomical", e.reason)
 
     @handles(Measure.AstronomicalFlagRemoved)
-    def unflagged(self, curs: Cursor[Any], e: Any) -> None:
-        self._point_mark(curs, e, "astronomical", None)
+    def unflagged(self, changes: Changes, e: Any) -> None:
+        self._point_mark(changes, e, "astronomical", None)
 
-    def _mark(self, curs: Cursor[Any], e: Any, kind: str, day: Any, label: str | None) -> None:
+    def _mark(self, changes: Changes, e: Any, kind: str, day: Any, label: str | None) -> None:
         if label is None:
-            curs.execute(f"DELETE FROM {MARKS} WHERE measure_id = %s AND kind = %s AND day = %s",
-                         (e.originator_id, kind, day))
+            changes.delete(MARKS, (e.originator_id, kind, day))
         else:
-            curs.execute(
-                f"INSERT INTO {MARKS} (measure_id, kind, day, label) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (measure_id, kind, day) DO UPDATE SET label = EXCLUDED.label",
-                (e.originator_id, kind, day, label))
-        self.touch(curs, e)
+            changes.replace(MARKS, {"measure_id": e.originator_id, "kind": kind, "day": day,
+                                    "label": label})
+        self.touch(changes, e)
 
     @handles(Measure.PhaseStarted)
-    def phase_started(self, curs: Cursor[Any], e: Any) -> None:
-        self._mark(curs, e, PHASE, e.period, e.label)
+    def phase_started(self, changes: Changes, e: Any) -> None:
+        self._mark(changes, e, PHASE, e.period, e.label)
 
     @handles(Measure.PhaseRemoved)
-    def phase_removed(self, curs: Cursor[Any], e: Any) -> None:
-        self._mark(curs, e, PHASE, e.period, None)
+    def phase_removed(self, changes: Changes, e: Any) -> None:
+        self._mark(changes, e, PHASE, e.period, None)
 
     @handles(Measure.Annotated)
-    def annotated(self, curs: Cursor[Any], e: Any) -> None:
-        self._mark(curs, e, ANNOTATION, e.on, e.text)
+    def annotated(self, changes: Changes, e: Any) -> None:
+        self._mark(changes, e, ANNOTATION, e.on, e.text)
 
     @handles(Measure.AnnotationRemoved)
-    def annotation_removed(self, curs: Cursor[Any], e: Any) -> None:
-        self._mark(curs, e, ANNOTATION, e.on, None)
+    def annotation_removed(self, changes: Changes, e: Any) -> None:
+        self._mark(changes, e, ANNOTATION, e.on, None)
 
 
 # --- queries ---------------------------------------------------------------------------------

@@ -9,10 +9,9 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.revisit import HELD, SCHEDULED, Revisit
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, handles
 from projections.value_names import TABLE as VALUES
 
 TABLE = "revisits_v1"
@@ -38,30 +37,27 @@ class OverdueRevisits(Projection):
         f"CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (status, due_on)",
     )
 
+    keys = {TABLE: ("revisit_id",)}
+
     @handles(Revisit.Scheduled)
-    def scheduled(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {TABLE} (revisit_id, subject, due_on, participants, every_months,"
-            " status, version, scheduled_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (e.originator_id, e.subject, e.due_on, list(e.participants), e.every_months,
-             SCHEDULED, e.originator_version, e.timestamp, e.timestamp),
-        )
+    def scheduled(self, changes: Changes, e: Any) -> None:
+        changes.insert(TABLE, {
+            "revisit_id": e.originator_id, "subject": e.subject, "due_on": e.due_on,
+            "participants": list(e.participants), "every_months": e.every_months,
+            "status": SCHEDULED, "held_on": None, "outcome": None, "notes": None,
+            "version": e.originator_version, "scheduled_at": e.timestamp,
+            "updated_at": e.timestamp})
 
     @handles(Revisit.Rescheduled)
-    def rescheduled(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {TABLE} SET due_on = %s, version = %s, updated_at = %s WHERE revisit_id = %s",
-            (e.due_on, e.originator_version, e.timestamp, e.originator_id),
-        )
+    def rescheduled(self, changes: Changes, e: Any) -> None:
+        changes.update(TABLE, (e.originator_id,), {
+            "due_on": e.due_on, "version": e.originator_version, "updated_at": e.timestamp})
 
     @handles(Revisit.Held)
-    def held(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {TABLE} SET status = %s, held_on = %s, outcome = %s, notes = %s,"
-            " version = %s, updated_at = %s WHERE revisit_id = %s",
-            (HELD, e.held_on, e.outcome, e.notes, e.originator_version, e.timestamp,
-             e.originator_id),
-        )
+    def held(self, changes: Changes, e: Any) -> None:
+        changes.update(TABLE, (e.originator_id,), {
+            "status": HELD, "held_on": e.held_on, "outcome": e.outcome, "notes": e.notes,
+            "version": e.originator_version, "updated_at": e.timestamp})
 
 
 STATUSES = ("overdue", "scheduled", "held")

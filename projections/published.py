@@ -11,10 +11,9 @@ import uuid
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.publication import INITIATIVE, MEASURE, Publication
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, handles
 from projections.cycle_board import TABLE as INITIATIVES
 from projections.measure_data import TABLE as MEASURES
 
@@ -40,59 +39,51 @@ class Published(Projection):
         " PRIMARY KEY (kind, item_id))",
     )
 
-    def touch(self, curs: Cursor[Any], e: Any, assignments: str = "", params: tuple = ()) -> None:
-        sets = "version = %s, updated_at = %s, updated_by = %s"
-        if assignments:
-            sets += ", " + assignments
-        curs.execute(
-            f"UPDATE {TABLE} SET {sets} WHERE publication_id = %s",
-            (e.originator_version, e.timestamp, e.actor, *params, e.originator_id),
-        )
+    keys = {TABLE: ("publication_id",), ITEMS: ("kind", "item_id")}
+
+    def touch(self, changes: Changes, e: Any, **assignments: Any) -> None:
+        changes.update(TABLE, (e.originator_id,), {
+            "version": e.originator_version, "updated_at": e.timestamp, "updated_by": e.actor,
+            **assignments})
 
     @handles(Publication.Started)
-    def started(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {TABLE} (publication_id, open, version, updated_at, updated_by)"
-            " VALUES (%s, false, %s, %s, %s)",
-            (e.originator_id, e.originator_version, e.timestamp, e.actor),
-        )
+    def started(self, changes: Changes, e: Any) -> None:
+        changes.insert(TABLE, {"publication_id": e.originator_id, "open": False,
+                               "version": e.originator_version, "updated_at": e.timestamp,
+                               "updated_by": e.actor})
 
     @handles(Publication.PublicPagesOpened)
-    def opened(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "open = true")
+    def opened(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, open=True)
 
     @handles(Publication.PublicPagesClosed)
-    def closed(self, curs: Cursor[Any], e: Any) -> None:
-        self.touch(curs, e, "open = false")
+    def closed(self, changes: Changes, e: Any) -> None:
+        self.touch(changes, e, open=False)
 
-    def _publish(self, curs: Cursor[Any], e: Any, kind: str, item_id: str) -> None:
-        curs.execute(
-            f"INSERT INTO {ITEMS} (kind, item_id, published_at, published_by)"
-            " VALUES (%s, %s, %s, %s)",
-            (kind, uuid.UUID(item_id), e.timestamp, e.actor),
-        )
-        self.touch(curs, e)
+    def _publish(self, changes: Changes, e: Any, kind: str, item_id: str) -> None:
+        changes.insert(ITEMS, {"kind": kind, "item_id": uuid.UUID(item_id),
+                               "published_at": e.timestamp, "published_by": e.actor})
+        self.touch(changes, e)
 
-    def _withdraw(self, curs: Cursor[Any], e: Any, kind: str, item_id: str) -> None:
-        curs.execute(f"DELETE FROM {ITEMS} WHERE kind = %s AND item_id = %s",
-                     (kind, uuid.UUID(item_id)))
-        self.touch(curs, e)
+    def _withdraw(self, changes: Changes, e: Any, kind: str, item_id: str) -> None:
+        changes.delete(ITEMS, (kind, uuid.UUID(item_id)))
+        self.touch(changes, e)
 
     @handles(Publication.MeasurePublished)
-    def measure_published(self, curs: Cursor[Any], e: Any) -> None:
-        self._publish(curs, e, MEASURE, e.measure_id)
+    def measure_published(self, changes: Changes, e: Any) -> None:
+        self._publish(changes, e, MEASURE, e.measure_id)
 
     @handles(Publication.MeasureWithdrawn)
-    def measure_withdrawn(self, curs: Cursor[Any], e: Any) -> None:
-        self._withdraw(curs, e, MEASURE, e.measure_id)
+    def measure_withdrawn(self, changes: Changes, e: Any) -> None:
+        self._withdraw(changes, e, MEASURE, e.measure_id)
 
     @handles(Publication.InitiativePublished)
-    def initiative_published(self, curs: Cursor[Any], e: Any) -> None:
-        self._publish(curs, e, INITIATIVE, e.initiative_id)
+    def initiative_published(self, changes: Changes, e: Any) -> None:
+        self._publish(changes, e, INITIATIVE, e.initiative_id)
 
     @handles(Publication.InitiativeWithdrawn)
-    def initiative_withdrawn(self, curs: Cursor[Any], e: Any) -> None:
-        self._withdraw(curs, e, INITIATIVE, e.initiative_id)
+    def initiative_withdrawn(self, changes: Changes, e: Any) -> None:
+        self._withdraw(changes, e, INITIATIVE, e.initiative_id)
 
 
 # --- queries ---------------------------------------------------------------------------------

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from psycopg import Cursor
 
 from domain.mission import Mission
-from projections.base import Projection, handles
+from projections.base import Changes, Projection, handles
 
 TABLE = "value_names_v1"
 
@@ -24,20 +23,16 @@ class ValueNames(Projection):
         " added_at timestamptz NOT NULL)",
     )
 
+    keys = {TABLE: ("value_id",)}
+
     @handles(Mission.ValueAdded)
-    def added(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"INSERT INTO {TABLE} (value_id, name, description, added_at)"
-            " VALUES (%s, %s, %s, %s)",
-            (e.value_id, e.name, e.description, e.timestamp),
-        )
+    def added(self, changes: Changes, e: Any) -> None:
+        changes.insert(TABLE, {"value_id": e.value_id, "name": e.name,
+                               "description": e.description, "added_at": e.timestamp})
 
     @handles(Mission.ValueRevised)
-    def revised(self, curs: Cursor[Any], e: Any) -> None:
-        curs.execute(
-            f"UPDATE {TABLE} SET name = %s, description = %s WHERE value_id = %s",
-            (e.name, e.description, e.value_id),
-        )
+    def revised(self, changes: Changes, e: Any) -> None:
+        changes.update(TABLE, (e.value_id,), {"name": e.name, "description": e.description})
 
 
 async def value_names(conn: asyncpg.Connection) -> dict[str, str]:

@@ -194,15 +194,16 @@ class ProjectionRunner:
             # Reading them again here also holds off a DROP until this transaction ends.
             if self._positions(curs) != positions:
                 return -1  # nothing applied; the caller tries again from the new positions
-            # Pipeline mode: the views' statements go out without waiting for each answer
-            # (a statement whose rows a handler reads still waits for them). An error still
-            # surfaces before the commit, and the whole batch is rolled back.
+            # Each view gets the batch's events it has not seen and writes them with a few
+            # statements per table for the whole batch (projections/base.py), in pipeline
+            # mode: they go out without waiting for each answer. An error still surfaces
+            # before the commit, and the whole batch is rolled back.
+            to_domain_event = self.app.mapper.to_domain_event
+            events = [(n.id, to_domain_event(n)) for n in notifications]
             with curs.connection.pipeline():
-                for notification in notifications:
-                    domain_event = self.app.mapper.to_domain_event(notification)
-                    for projection in self.projections:
-                        if notification.id > positions[projection.name]:
-                            projection.apply(curs, domain_event)
+                for projection in self.projections:
+                    seen = positions[projection.name]
+                    projection.apply(curs, [e for i, e in events if i > seen])
             # After the pipeline, so that reading back the count meets this statement's result.
             self._record_positions(curs, last, positions)
             # Wakes the processes that follow (delivered at commit): their requests waiting
