@@ -1,0 +1,344 @@
+"""How stored events and snapshots become objects again, fast.
+
+Events keep the library's JSON format byte for byte (the audit chain, `cqi export` and
+`cqi verify --file` read those bytes); this module only reads them faster. Snapshots of the
+aggregates named in `SNAPSHOT_STATES` are written in a typed JSON format instead of the
+library's self-describing one (`{"_type_": ..., "_data_": ...}` around every date and
+dataclass): msgspec decodes it straight into the domain's dataclasses, with no per-object Python
+hook. A snapshot in that format is a JSON array starting with `SNAPSHOT_MAGIC`; the library's are
+JSON objects, so snapshots written before keep loading through the JSON transcoder.
+
+A typed snapshot is only written when decoding it gives back exactly the state it was taken
+from; any state the layout does not describe (an attribute added to an aggregate and not here,
+a value of another type) is written in the JSON format, as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections import deque
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import repeat
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import CanSnapshotAggregate
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    find_id_convertor,
+)
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.utils import get_topic, resolve_topic
+from psycopg.sql import SQL
+
+from domain.account import Account
+from domain.initiative import Cycle, Initiative, TeamMember
+from domain.measure import ChartSettings, DataPoint, Measure, OperationalDefinition
+from domain.mission import Mission, Value
+
+SNAPSHOT_FORMAT = "cqi-snapshot/1"
+SNAPSHOT_MAGIC = b'["' + SNAPSHOT_FORMAT.encode() + b'",'
+"""How a typed snapshot's bytes start (the library's JSON snapshots start with `{`)."""
+
+SNAPSHOT_STATES: dict[type, dict[str, Any]] = {
+    Initiative: {
+        "title": str, "problem": str, "aim": str, "value_ids": list[str],
+        "team": list[TeamMember], "status": str, "conclusion_note": str, "cycles": list[Cycle],
+    },
+    Measure: {
+        "name": str, "type": str, "unit": str, "direction": str,
+        "definition": OperationalDefinition, "goal": float | int | None, "value_ids": list[str],
+        "points": dict[str, DataPoint], "chart": ChartSettings,
+    },
+    Mission: {
+        "mission": str, "vision": str, "revisit_every_months": int | None, "revision": int,
+        "values": dict[str, Value],
+    },
+    Account: {
+        "login": str, "display_name": str, "role": str, "password_hash": str, "active": bool,
+        "tokens": dict[str, str],
+    },
+}
+"""The attributes of each snapshotted aggregate and their types (besides the library's own
+`_created_on` and `_modified_on`). An attribute missing here keeps that aggregate's snapshots in
+JSON: nothing is ever dropped."""
+
+AGGREGATE_ATTRIBUTES: dict[str, Any] = {"_created_on": datetime, "_modified_on": datetime}
+
+Convert = Callable[[Any], Any]
+
+
+# --- typed layouts -----------------------------------------------------------------------------
+
+
+class _Layouts:
+    """msgspec types mirroring the domain's dataclasses, and how to turn them back into them."""
+
+    def __init__(self) -> None:
+        self.mirrors: dict[type, type] = {}
+        self.converters: dict[type, Convert] = {}
+        self.many: dict[Convert, Callable[[list[Any]], list[Any]]] = {}
+        """For a dataclass with no dataclass inside: converts a list of rows in C-level loops
+        (no Python frame per object; 2,500 cycles take 0.6 ms instead of 1.7 ms)."""
+
+    def mirror(self, tp: Any) -> tuple[Any, Convert | None]:
+        """The msgspec type that decodes `tp`, and the function that turns what it decodes into
+        the domain's value (None when it already is)."""
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            return self._dataclass(tp)
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is list:
+            item, convert = self.mirror(args[0])
+            if convert is None:
+                return list[item], None  # type: ignore[valid-type]
+            many = self.many.get(convert) or (lambda values: [convert(v) for v in values])
+            return list[item], many  # type: ignore[valid-type]
+        if origin is dict:
+            if args[0] is not str:
+                raise TypeError(f"only str keys are supported, not {tp}")
+            item, convert = self.mirror(args[1])
+            if convert is None:
+                return dict[str, item], None  # type: ignore[valid-type]
+            many = self.many.get(convert)
+            if many is not None:
+                return dict[str, item], lambda values: dict(  # type: ignore[valid-type]
+                    zip(values, many(list(values.values())), strict=True))
+            return dict[str, item], lambda values: {  # type: ignore[valid-type]
+                k: convert(v) for k, v in values.items()}
+        if origin in (typing.Union, types.UnionType):
+            mirrored = [self.mirror(arg) for arg in args]
+            converts = [c for _, c in mirrored if c is not None]
+            union = typing.Union[tuple(m for m, _ in mirrored)]  # noqa: UP007
+            if not converts:
+                return union, None
+            if len(converts) > 1 or type(None) not in args or len(args) != 2:
+                raise TypeError(f"a union may hold one dataclass and None only, not {tp}")
+            convert = converts[0]
+            return union, lambda value: None if value is None else convert(value)
+        if tp in (str, int, float, bool, type(None), date, datetime, UUID, Decimal):
+            return tp, None
+        raise TypeError(f"no typed snapshot layout for {tp!r}")
+
+    def _dataclass(self, cls: type) -> tuple[type, Convert]:
+        if cls in self.mirrors:
+            return self.mirrors[cls], self.converters[cls]
+        if getattr(cls, "__slots__", None) is not None and "__dict__" not in dir(cls):
+            raise TypeError(f"{cls.__name__} keeps no __dict__")
+        hints = typing.get_type_hints(cls)
+        fields: list[tuple[str, Any, Any]] = []
+        nested: list[tuple[str, Convert]] = []
+        for f in dataclasses.fields(cls):
+            tp, convert = self.mirror(hints[f.name])
+            if convert is not None:
+                nested.append((f.name, convert))
+            if f.default is not dataclasses.MISSING:
+                fields.append((f.name, tp, f.default))
+            elif f.default_factory is not dataclasses.MISSING:
+                fields.append((f.name, tp, msgspec.field(default_factory=f.default_factory)))
+            else:
+                fields.append((f.name, tp, msgspec.NODEFAULT))
+        required = [(n, t) for n, t, d in fields if d is msgspec.NODEFAULT]
+        optional = [(n, t, d) for n, t, d in fields if d is not msgspec.NODEFAULT]
+        mirror = msgspec.defstruct(f"{cls.__name__}Layout", [*required, *optional],
+                                   gc=False, module=__name__)
+        as_dict = msgspec.structs.asdict
+        new = object.__new__
+        setattr_ = object.__setattr__
+
+        if not nested:
+            def convert(row: Any) -> Any:
+                obj = new(cls)
+                setattr_(obj, "__dict__", as_dict(row))
+                return obj
+
+            def many(rows: list[Any]) -> list[Any]:
+                objects = list(map(new, repeat(cls, len(rows))))
+                deque(map(setattr_, objects, repeat("__dict__"), map(as_dict, rows)), maxlen=0)
+                return objects
+
+            self.many[convert] = many
+        else:
+            def convert(row: Any) -> Any:
+                state = as_dict(row)
+                for name, convert_field in nested:
+                    state[name] = convert_field(state[name])
+                obj = new(cls)
+                setattr_(obj, "__dict__", state)
+                return obj
+
+        self.mirrors[cls], self.converters[cls] = mirror, convert
+        return mirror, convert
+
+
+class _StateCodec:
+    """Decodes one aggregate class's snapshot state."""
+
+    def __init__(self, layouts: _Layouts, attributes: dict[str, Any]) -> None:
+        self.names = list(attributes)
+        fields: list[tuple[str, Any, Any]] = []
+        self.converts: list[tuple[str, str, Convert | None]] = []
+        for index, (name, tp) in enumerate(attributes.items()):
+            mirror, convert = layouts.mirror(tp)
+            field_name = f"a{index}"
+            fields.append((field_name, mirror | msgspec.UnsetType,
+                           msgspec.field(name=name, default=msgspec.UNSET)))
+            self.converts.append((name, field_name, convert))
+        struct = msgspec.defstruct("StateLayout", fields, gc=False, forbid_unknown_fields=True,
+                                   module=__name__)
+        envelope = msgspec.defstruct("SnapshotLayout", [
+            ("format", str), ("topic", str), ("timestamp", datetime), ("class_version", int),
+            ("state", struct)], array_like=True, gc=False, module=__name__)
+        self.decoder = msgspec.json.Decoder(envelope)
+
+    def state(self, row: Any) -> dict[str, Any]:
+        state = {}
+        for name, field_name, convert in self.converts:
+            value = getattr(row, field_name)
+            if value is msgspec.UNSET:  # not in this snapshot: the aggregate's upcasting adds it
+                continue
+            state[name] = value if convert is None else convert(value)
+        return state
+
+
+class SnapshotCodec:
+    """Encodes and decodes snapshots of the aggregates in `states` in the typed format."""
+
+    def __init__(self, states: dict[type, dict[str, Any]] | None = None) -> None:
+        layouts = _Layouts()
+        self.codecs = {
+            get_topic(cls): _StateCodec(layouts, {**AGGREGATE_ATTRIBUTES, **attributes})
+            for cls, attributes in (SNAPSHOT_STATES if states is None else states).items()
+        }
+        self.encoder = msgspec.json.Encoder()
+
+    def encode(self, topic: str, timestamp: datetime, state: dict[str, Any]) -> bytes | None:
+        """The typed bytes of a snapshot, or None when its state does not round-trip exactly."""
+        codec = self.codecs.get(topic)
+        if codec is None:
+            return None
+        state = dict(state)
+        class_version = state.pop("class_version", 1)
+        if not isinstance(class_version, int) or set(state) != set(codec.names):
+            return None
+        try:
+            body = self.encoder.encode((SNAPSHOT_FORMAT, topic, timestamp, class_version, state))
+            _, taken_at, decoded = self.decode(body)
+            decoded.pop("class_version", None)
+            again = self.encoder.encode((SNAPSHOT_FORMAT, topic, taken_at, class_version,
+                                         {name: decoded[name] for name in state}))
+        except (msgspec.MsgspecError, TypeError, ValueError, KeyError):
+            return None
+        # Equal objects (a tuple is not a list) that encode to the same bytes (an int is not a
+        # float, a UTC offset is kept).
+        if decoded != state or again != body:
+            return None
+        return body
+
+    def decode(self, data: bytes) -> tuple[str, datetime, dict[str, Any]]:
+        """(aggregate topic, timestamp, state) of typed snapshot bytes."""
+        start = len(SNAPSHOT_MAGIC) + 1  # the topic, a string with no escapes, comes second
+        if not data.startswith(SNAPSHOT_MAGIC) or data[start - 1:start] != b'"':
+            raise ValueError("not a typed snapshot")
+        topic = bytes(data[start:data.find(b'"', start)]).decode()
+        codec = self.codecs.get(topic)
+        if codec is None:
+            raise ValueError(f"no typed snapshot layout for {topic}")
+        envelope = codec.decoder.decode(data)
+        if envelope.format != SNAPSHOT_FORMAT or envelope.topic != topic:
+            raise ValueError("not a typed snapshot")
+        state = codec.state(envelope.state)
+        if envelope.class_version != 1:
+            state["class_version"] = envelope.class_version
+        return topic, envelope.timestamp, state
+
+
+# --- the mapper ----------------------------------------------------------------------------------
+
+
+class CQIMapper(Mapper[Any]):
+    """The library's mapper, writing snapshots in the typed format and reading both formats."""
+
+    snapshot_codec = SnapshotCodec()
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if isinstance(domain_event, CanSnapshotAggregate) and not (self.cipher or self.compressor):
+            state = dict(vars(domain_event))
+            data = self.snapshot_codec.encode(state["topic"], state["timestamp"], state["state"])
+            if data is not None and getattr(type(domain_event), "class_version", 1) == 1:
+                return StoredEvent(
+                    originator_id=state["originator_id"],
+                    originator_version=state["originator_version"],
+                    topic=get_topic(type(domain_event)),
+                    state=data,
+                )
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        state = stored_event.state
+        if state[:1] == SNAPSHOT_MAGIC[:1] and state.startswith(SNAPSHOT_MAGIC):
+            return self._typed_snapshot(stored_event)
+        return super().to_domain_event(stored_event)
+
+    def _typed_snapshot(self, stored_event: StoredEvent) -> Any:
+        cls = resolve_topic(stored_event.topic)
+        try:
+            topic, timestamp, state = self.snapshot_codec.decode(stored_event.state)
+        except Exception as error:
+            raise MapperDeserialisationError(
+                f"Failed to deserialise the typed snapshot of {stored_event.originator_id} at "
+                f"version {stored_event.originator_version}: {error}") from error
+        id_convertor = find_id_convertor(cls, type(stored_event.originator_id))
+        snapshot = object.__new__(cls)
+        object.__setattr__(snapshot, "__dict__", {
+            "originator_id": id_convertor(stored_event.originator_id),
+            "originator_version": stored_event.originator_version,
+            "timestamp": timestamp,
+            "topic": topic,
+            "state": state,
+        })
+        return snapshot
+
+
+# --- reading snapshots ---------------------------------------------------------------------------
+
+
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """Reads snapshots in PostgreSQL's binary format: a large `bytea` in the text format is sent
+    hex-encoded (twice its size) and decoded by the client, 15x slower than the bytes as they
+    are (20 ms against 1.4 ms for a 1.9 MB snapshot)."""
+
+    def select_events(
+        self, originator_id: Any, *, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> list[StoredEvent]:
+        statement = self.select_events_statement
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            params.append(gt)
+            statement += SQL(" AND originator_version > %s")
+        if lte is not None:
+            params.append(lte)
+            statement += SQL(" AND originator_version <= %s")
+        statement += SQL(" ORDER BY originator_version") + SQL(" DESC" if desc else " ASC")
+        if limit is not None:
+            params.append(limit)
+            statement += SQL(" LIMIT %s")
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
