@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from psycopg import Cursor, sql
+from psycopg.adapt import PyFormat
 
 Handler = Callable[[Any, "Changes", Any], None]
 
@@ -313,14 +314,18 @@ def write_stage(curs: Cursor[Any], table: TableChanges, stage: Stage, types: Col
 
 
 def column_array(values: Sequence[Any], type_name: str) -> tuple[sql.Composable, Any]:
-    """A placeholder and a parameter passing one column's values as one array. Array columns
-    go as text array literals (unnest would flatten an array of arrays)."""
+    """A placeholder and a parameter passing one column's values as one array, in binary
+    (several times cheaper to make than text). Array columns go as text array literals (unnest
+    would flatten an array of arrays)."""
     if type_name.endswith("[]"):
-        return (sql.SQL("{}::text[]").format(sql.Placeholder()),
+        return (sql.SQL("{}::text[]").format(_BINARY),
                 [None if v is None else _array_literal(v) for v in values])
-    if type_name == "double precision":
+    if type_name == "double precision":  # one element type for the array (ints and floats)
         values = [None if v is None else float(v) for v in values]
-    return sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(type_name)), list(values)
+    return sql.SQL("{}::{}[]").format(_BINARY, sql.SQL(type_name)), list(values)
+
+
+_BINARY = sql.Placeholder(format=PyFormat.BINARY)
 
 
 def _array_literal(items: Iterable[Any]) -> str:
