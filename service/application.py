@@ -31,7 +31,7 @@ from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
 from service.audit import ensure_chain_for
-from service.codec import CQIMapper, SnapshotRecorder
+from service.codec import CQIMapper, CQITranscoder, SnapshotRecorder
 from service.hardening import account_change
 from service.idempotency import note_detail
 from service.settings import parse_database_url
@@ -149,6 +149,12 @@ class CQIApplication(Application[uuid.UUID]):
         for cls in (Cycle, TeamMember, Value, PracticeStandard, DataPoint,
                     OperationalDefinition, ChartSettings):
             transcoder.register(dataclass_transcoding(cls))
+
+    def construct_transcoder(self) -> CQITranscoder:
+        """The library's JSON format, decoded by msgspec (service/codec.py)."""
+        transcoder = CQITranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         """Events are read and written as the library does; snapshots of the large aggregates

@@ -29,6 +29,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import CanSnapshotAggregate
 from eventsourcing.persistence import (
+    JSONTranscoder,
     Mapper,
     MapperDeserialisationError,
     StoredEvent,
@@ -258,6 +259,40 @@ class SnapshotCodec:
         if envelope.class_version != 1:
             state["class_version"] = envelope.class_version
         return topic, envelope.timestamp, state
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+class CQITranscoder(JSONTranscoder):
+    """The library's JSON transcoder, decoding with msgspec: the same objects from the same
+    bytes (what msgspec refuses, such as NaN, falls back to the library's decoder); encoding is
+    the library's own, so stored events keep their bytes."""
+
+    _decode_json = staticmethod(msgspec.json.Decoder().decode)
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            document = self._decode_json(data)
+        except msgspec.MsgspecError:
+            return super().decode(data)
+        return self._revive(document)
+
+    def _revive(self, obj: Any) -> Any:
+        """What the library's object hook does, bottom-up: `{"_type_": name, "_data_": data}`
+        becomes the object its transcoding decodes (its data revived first)."""
+        if type(obj) is dict:
+            for key, value in obj.items():
+                if type(value) is dict or type(value) is list:
+                    obj[key] = self._revive(value)
+            if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+                return self._decode_obj(obj)
+            return obj
+        if type(obj) is list:
+            for index, value in enumerate(obj):
+                if type(value) is dict or type(value) is list:
+                    obj[index] = self._revive(value)
+        return obj
 
 
 # --- the mapper ----------------------------------------------------------------------------------

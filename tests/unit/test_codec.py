@@ -9,29 +9,34 @@ from datetime import date
 
 import pytest
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import JSONTranscoder, Mapper, MapperDeserialisationError
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    TranscodingNotRegisteredError,
+)
 
 from domain.account import Account
 from domain.initiative import ADAPT, STUDY, Cycle, Initiative
 from domain.measure import ChartSettings, Measure
 from domain.mission import Mission
 from service.application import CQIApplication
-from service.codec import SNAPSHOT_MAGIC, CQIMapper
+from service.codec import SNAPSHOT_MAGIC, CQIMapper, CQITranscoder
 from tests.unit.builders import KNOWN_VALUES, LEE, a_cycle_in, a_plan, an_initiative
 from tests.unit.test_measure import a_measure
 
 TODAY = date(2025, 6, 18)
 
 
-def transcoder() -> JSONTranscoder:
-    """The application's transcoder (its registered transcodings), without a database."""
-    made = JSONTranscoder()
+def transcoder(cls: type[JSONTranscoder] = JSONTranscoder) -> JSONTranscoder:
+    """The application's transcodings on a transcoder of class `cls`, without a database."""
+    made = cls()
     CQIApplication.register_transcodings(object.__new__(CQIApplication), made)
     return made
 
 
 LIBRARY = Mapper(transcoder=transcoder())  # what stored every event and snapshot so far
-MAPPER = CQIMapper(transcoder=transcoder())
+MAPPER = CQIMapper(transcoder=transcoder(CQITranscoder))
 
 
 def a_long_initiative() -> Initiative:
@@ -114,11 +119,42 @@ def test_a_snapshot_stored_in_the_librarys_format_still_loads_to_the_same_aggreg
     assert repr(state_of(loaded(stored))) == repr(state_of(aggregate))
 
 
-def test_events_keep_the_librarys_bytes() -> None:
+def test_events_keep_the_librarys_bytes_and_read_back_to_the_same_objects() -> None:
     initiative = a_long_initiative()
     measure = a_measure_with_data()
-    for event in [*initiative.collect_events(), *measure.collect_events()]:
-        assert MAPPER.to_stored_event(event) == LIBRARY.to_stored_event(event)
+    events = [*initiative.collect_events(), *measure.collect_events(),
+              *a_mission().collect_events(), *an_account().collect_events()]
+    assert len(events) > 100
+    for event in events:
+        stored = MAPPER.to_stored_event(event)
+        assert stored == LIBRARY.to_stored_event(event)
+        again, before = MAPPER.to_domain_event(stored), LIBRARY.to_domain_event(stored)
+        assert type(again) is type(before)
+        assert repr(vars(again)) == repr(vars(before))
+        assert vars(again) == vars(event)
+
+
+@pytest.mark.parametrize("document", [
+    {"a": [1, {"b": {"_type_": "date_iso", "_data_": "2025-01-02"}}], "c": None},
+    {"_type_": "teammember", "_data_": {"name": "Ana", "kind": "staff", "role": "lead"}},
+    {"_type_": "x", "_data_": 1, "more": True},  # not a transcoded object: three keys
+    {"n": float("nan"), "inf": float("inf"), "big": 10**30, "s": "é\u2028"},
+    [{"_type_": "uuid_hex", "_data_": "7f676b2b379e432a9a96e667af6f302c"}], "text", 3.5,
+])
+def test_the_transcoder_decodes_what_the_librarys_decodes(document: object) -> None:
+    data = LIBRARY.transcoder.encode(document) if document != [] else b"[]"
+    expected = LIBRARY.transcoder.decode(data)
+    got = MAPPER.transcoder.decode(data)
+    assert repr(got) == repr(expected)
+    assert MAPPER.transcoder.encode(got) == data
+
+
+def test_the_transcoder_refuses_an_unknown_transcoding_as_the_librarys_does() -> None:
+    data = b'{"a":{"_type_":"nothing","_data_":1}}'
+    with pytest.raises(TranscodingNotRegisteredError):
+        LIBRARY.transcoder.decode(data)
+    with pytest.raises(TranscodingNotRegisteredError):
+        MAPPER.transcoder.decode(data)
 
 
 def test_a_typed_snapshot_keeps_dates_and_unicode() -> None:
