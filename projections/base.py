@@ -313,19 +313,21 @@ def write_stage(curs: Cursor[Any], table: TableChanges, stage: Stage, types: Col
                                 [[r[c] for c in columns] for r in same], types)
 
 
-def column_array(values: Sequence[Any], type_name: str) -> tuple[sql.Composable, Any]:
-    """A placeholder and a parameter passing one column's values as one array, in binary
-    (several times cheaper to make than text). Array columns go as text array literals (unnest
-    would flatten an array of arrays)."""
+def column_param(values: Sequence[Any], type_name: str) -> list[Any]:
+    """One column's values as one array parameter, sent in binary (several times cheaper to
+    make than text). Array columns go as text array literals (unnest would flatten an array of
+    arrays)."""
     if type_name.endswith("[]"):
-        return (sql.SQL("{}::text[]").format(_BINARY),
-                [None if v is None else _array_literal(v) for v in values])
+        return [None if v is None else _array_literal(v) for v in values]
     if type_name == "double precision":  # one element type for the array (ints and floats)
-        values = [None if v is None else float(v) for v in values]
-    return sql.SQL("{}::{}[]").format(_BINARY, sql.SQL(type_name)), list(values)
+        return [None if v is None else float(v) for v in values]
+    return list(values)
 
 
-_BINARY = sql.Placeholder(format=PyFormat.BINARY)
+def column_params(columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                  types: ColumnTypes) -> list[list[Any]]:
+    return [column_param(values, types[column])
+            for column, values in zip(columns, zip(*rows, strict=True), strict=True)]
 
 
 def _array_literal(items: Iterable[Any]) -> str:
@@ -337,81 +339,96 @@ def _array_literal(items: Iterable[Any]) -> str:
     return "{" + ",".join(one(item) for item in items) + "}"
 
 
-def _unnest(columns: Sequence[str], columns_values: Sequence[Sequence[Any]],
-            types: ColumnTypes) -> tuple[sql.Composable, list[Any], sql.Composable]:
-    """`unnest(...) AS v(c1, c2, ...)` and the select list casting each back to its type."""
-    placeholders, params, selects = [], [], []
-    for column, values in zip(columns, columns_values, strict=True):
-        placeholder, param = column_array(values, types[column])
-        placeholders.append(placeholder)
-        params.append(param)
-        selects.append(sql.SQL("v.{}::{}").format(sql.Identifier(column),
-                                                  sql.SQL(types[column])))
+_BINARY = sql.Placeholder(format=PyFormat.BINARY)
+_statements: dict[tuple[Any, ...], bytes] = {}
+
+
+def statement(key: tuple[Any, ...], build: Callable[[], sql.Composable]) -> bytes:
+    """The statement for `key`, composed once (its text depends only on the key)."""
+    query = _statements.get(key)
+    if query is None:
+        query = _statements[key] = build().as_bytes(None)  # names are ASCII: no encoding
+    return query
+
+
+def unnest_source(columns: Sequence[str],
+                  types: Sequence[str]) -> tuple[sql.Composable, sql.Composable]:
+    """`unnest($1::t1[], ...) AS v(c1, ...)` and the select list casting each back to its
+    type (an array column comes as text)."""
+    placeholders = [sql.SQL("{}::{}").format(
+        _BINARY, sql.SQL("text[]" if kind.endswith("[]") else f"{kind}[]")) for kind in types]
     source = sql.SQL("unnest({}) AS v({})").format(
         sql.SQL(", ").join(placeholders), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    return source, params, sql.SQL(", ").join(selects)
+    selects = sql.SQL(", ").join(
+        sql.SQL("v.{}::{}").format(sql.Identifier(c), sql.SQL(kind))
+        for c, kind in zip(columns, types, strict=True))
+    return source, selects
 
 
-def unnest_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                types: ColumnTypes) -> tuple[sql.Composable, list[Any], sql.Composable]:
-    return _unnest(columns, list(zip(*rows, strict=True)), types)
+def _match(key: Sequence[str], types: ColumnTypes) -> sql.Composable:
+    return sql.SQL(" AND ").join(
+        sql.SQL("t.{} = v.{}::{}").format(sql.Identifier(c), sql.Identifier(c),
+                                          sql.SQL(types[c])) for c in key)
 
 
 def insert_rows(curs: Cursor[Any], table: str, columns: Sequence[str],
                 rows: Sequence[Sequence[Any]], types: ColumnTypes) -> None:
-    source, params, selects = unnest_rows(columns, rows, types)
-    curs.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), selects,
-        source), params)
+    def build() -> sql.Composable:
+        source, selects = unnest_source(columns, [types[c] for c in columns])
+        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), selects,
+            source)
+    curs.execute(statement(("insert", table, tuple(columns)), build),
+                 column_params(columns, rows, types))
 
 
 def delete_rows(curs: Cursor[Any], table: str, key: Sequence[str],
                 keys: Sequence[tuple[Any, ...]], types: ColumnTypes) -> None:
-    source, params, _ = _unnest(key, list(zip(*keys, strict=True)), types)
-    match = sql.SQL(" AND ").join(
-        sql.SQL("t.{} = v.{}::{}").format(sql.Identifier(c), sql.Identifier(c),
-                                          sql.SQL(types[c])) for c in key)
-    curs.execute(sql.SQL("DELETE FROM {} t USING {} WHERE {}").format(
-        sql.Identifier(table), source, match), params)
+    def build() -> sql.Composable:
+        source, _ = unnest_source(key, [types[c] for c in key])
+        return sql.SQL("DELETE FROM {} t USING {} WHERE {}").format(
+            sql.Identifier(table), source, _match(key, types))
+    curs.execute(statement(("delete", table), build), column_params(key, keys, types))
 
 
 def update_rows(curs: Cursor[Any], table: str, key: Sequence[str],
                 shape: tuple[tuple[str, str], ...],
                 updates: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
                 types: ColumnTypes) -> None:
-    names = list(key)
-    columns_values: list[list[Any]] = [[k[i] for k, _ in updates] for i in range(len(key))]
-    value_types = dict(types)
-    sets = []
-    for n, (column, kind) in enumerate(shape):
-        target = sql.Identifier(column)
-        cast = sql.SQL(types[column])
+    """One UPDATE for rows whose changes have the same shape (columns, and how each is set):
+    the keys and each change's values as arrays."""
+    params = [column_param([k[i] for k, _ in updates], types[c]) for i, c in enumerate(key)]
+    for column, kind in shape:
+        values = [u[column] for _, u in updates]
         if kind == "replace":
-            old, new = f"o{n}", f"n{n}"
-            names += [old, new]
-            columns_values += [[u[column].value[0] for _, u in updates],
-                               [u[column].value[1] for _, u in updates]]
-            value_types[old] = value_types[new] = types[column]
-            sets.append(sql.SQL(
-                "{} = CASE WHEN t.{} = v.{}::{} THEN v.{}::{} ELSE t.{} END").format(
-                target, target, sql.Identifier(old), cast, sql.Identifier(new), cast, target))
-            continue
-        param = f"p{n}"
-        names.append(param)
-        value_types[param] = types[column]
-        columns_values.append([u[column].value if kind != "set" else u[column]
-                               for _, u in updates])
-        value = sql.SQL("v.{}::{}").format(sql.Identifier(param), cast)
-        if kind == "set":
-            sets.append(sql.SQL("{} = {}").format(target, value))
+            params += [column_param([v.value[0] for v in values], types[column]),
+                       column_param([v.value[1] for v in values], types[column])]
         else:
-            sets.append(sql.SQL("{} = {}").format(target, updates[0][1][column].sql(target, value)))
-    source, params, _ = _unnest(names, columns_values, value_types)
-    match = sql.SQL(" AND ").join(
-        sql.SQL("t.{} = v.{}::{}").format(sql.Identifier(c), sql.Identifier(c),
-                                          sql.SQL(types[c])) for c in key)
-    curs.execute(sql.SQL("UPDATE {} t SET {} FROM {} WHERE {}").format(
-        sql.Identifier(table), sql.SQL(", ").join(sets), source, match), params)
+            params.append(column_param(values if kind == "set" else [v.value for v in values],
+                                       types[column]))
+    sample = updates[0][1]
+
+    def build() -> sql.Composable:
+        names, kinds, sets = list(key), [types[c] for c in key], []
+        for n, (column, kind) in enumerate(shape):
+            target, cast = sql.Identifier(column), sql.SQL(types[column])
+            if kind == "replace":
+                old, new = sql.Identifier(f"o{n}"), sql.Identifier(f"n{n}")
+                names += [f"o{n}", f"n{n}"]
+                kinds += [types[column]] * 2
+                sets.append(sql.SQL(
+                    "{} = CASE WHEN t.{} = v.{}::{} THEN v.{}::{} ELSE t.{} END").format(
+                    target, target, old, cast, new, cast, target))
+                continue
+            names.append(f"p{n}")
+            kinds.append(types[column])
+            value = sql.SQL("v.{}::{}").format(sql.Identifier(f"p{n}"), cast)
+            sets.append(sql.SQL("{} = {}").format(
+                target, value if kind == "set" else sample[column].sql(target, value)))
+        source, _ = unnest_source(names, kinds)
+        return sql.SQL("UPDATE {} t SET {} FROM {} WHERE {}").format(
+            sql.Identifier(table), sql.SQL(", ").join(sets), source, _match(key, types))
+    curs.execute(statement(("update", table, shape), build), params)
 
 
 # --- projections --------------------------------------------------------------------------------

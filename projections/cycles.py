@@ -21,8 +21,10 @@ from projections.base import (
     ColumnTypes,
     Projection,
     Replace,
+    column_params,
     handles,
-    unnest_rows,
+    statement,
+    unnest_source,
     write_stage,
 )
 
@@ -148,12 +150,15 @@ class Cycles(Projection):
                        rows: Sequence[Sequence[Any]], types: ColumnTypes) -> None:
         if not set(self._CARRIED).isdisjoint(columns):
             raise ValueError("a cycle takes its title and status from its initiative")
-        source, params, selects = unnest_rows(columns, rows, types)
-        curs.execute(
-            sql.SQL("INSERT INTO {} ({}, title, status) SELECT {}, i.title, i.status FROM {}"
-                    " JOIN {} i ON i.initiative_id = v.initiative_id::uuid").format(
+        def build() -> sql.Composable:
+            source, selects = unnest_source(columns, [types[c] for c in columns])
+            return sql.SQL(
+                "INSERT INTO {} ({}, title, status) SELECT {}, i.title, i.status FROM {}"
+                " JOIN {} i ON i.initiative_id = v.initiative_id::uuid").format(
                 sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
-                selects, source, sql.Identifier(INITIATIVES)), params)
+                selects, source, sql.Identifier(INITIATIVES))
+        curs.execute(statement(("insert cycles", table, tuple(columns)), build),
+                     column_params(columns, rows, types))
 
 
 def _measure_id(text: str) -> uuid.UUID | None:
