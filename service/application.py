@@ -142,6 +142,11 @@ class CQIApplication(Application[uuid.UUID]):
         # writer. Writers in other processes are still caught by the retry in `_change`.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._known_values: tuple[int, frozenset[str]] | None = None
+        from service.command_cache import CommandCache
+
+        # The aggregates this process last saved, reused by its next command on them (see
+        # service/command_cache.py for why that is safe). Commands only; readers load.
+        self.command_cache = CommandCache()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -273,20 +278,38 @@ class CQIApplication(Application[uuid.UUID]):
         """
         with self._stripes[aggregate_id.int % LOCK_STRIPES]:
             for _ in range(MAX_ATTEMPTS):
-                aggregate = self.load(cls, aggregate_id)
+                # Taken out of the command cache (or loaded): put back only once it is stored,
+                # so an exception anywhere below leaves no half-changed copy behind.
+                aggregate = self._for_command(cls, aggregate_id)
                 if expected_version is not None and aggregate.version != expected_version:
                     raise StaleVersionError(aggregate.version, expected_version)
                 outcome = decide(aggregate)
                 others = also(aggregate, outcome) if also else []
                 if not aggregate.pending_events:
+                    self.command_cache.keep(aggregate)
                     return Receipt(aggregate.id, aggregate.version, 0, (), outcome)
                 try:
-                    return self._commit(aggregate, *others, detail=outcome)
+                    receipt = self._commit(aggregate, *others, detail=outcome)
                 except IntegrityError:
+                    # Someone else stored this version first: nothing of ours was stored, and
+                    # the copy we had is stale. Load it afresh (or report the conflict).
                     if expected_version is not None:
                         current = self.load(cls, aggregate_id).version
                         raise StaleVersionError(current, expected_version) from None
+                    continue
+                self.command_cache.keep(aggregate)
+                return receipt
         raise DomainError("This record is too busy right now; try again in a moment.")
+
+    def _for_command(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
+        """The aggregate to decide on: this process's last saved copy when it is still the
+        latest stored version (one indexed read of one row), else loaded from the database."""
+        cached = self.command_cache.take(aggregate_id)
+        if isinstance(cached, cls):
+            latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if latest and latest[0].originator_version == cached.version:
+                return cached
+        return self.load(cls, aggregate_id)
 
     # --- mission, vision, values ---------------------------------------------------------
 

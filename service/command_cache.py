@@ -1,0 +1,64 @@
+"""Aggregates a process last saved, kept for its next command on them.
+
+A command loads its aggregate, decides, saves. Loading costs two reads (the latest snapshot,
+then the events after it) and decoding; the aggregate this process saved a moment ago is
+already in memory, exactly as stored. The rules that make reusing it safe:
+
+- An aggregate is *taken out* of the cache for a command (no other command can see it while
+  it is decided on) and put back only once its events are stored, or when the command stored
+  nothing and raised nothing. Any exception while deciding or saving leaves it out: a
+  half-changed aggregate is never reused; the next command loads it from the database.
+- Before it is reused, its version is compared with the latest stored version (one indexed
+  read of one row): a copy another process (or a repair) has moved past is dropped and the
+  aggregate is loaded from the database.
+- A copy that still goes stale between that read and the save (another process saved in
+  between) is caught by the store itself: the unique (originator_id, version) key refuses the
+  save, nothing is stored, and the command loads the aggregate afresh and decides again.
+- Only commands use it. Pages, history and past versions read the database as before.
+
+No copy is made (the library's own cache deep-copies, which for large aggregates costs more
+than loading): the cache owns the object while it sits there, the command while it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+DEFAULT_CAPACITY = 64
+
+
+class CommandCache:
+    """At most `capacity` aggregates, the least recently used dropped first."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[uuid.UUID, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, aggregate_id: uuid.UUID) -> Any | None:
+        """The aggregate, removed from the cache (None if it is not there)."""
+        with self._lock:
+            return self._items.pop(aggregate_id, None)
+
+    def keep(self, aggregate: Any) -> None:
+        """Keep an aggregate whose every event is stored (none pending)."""
+        if self.capacity <= 0 or aggregate.pending_events:
+            return
+        with self._lock:
+            self._items[aggregate.id] = aggregate
+            self._items.move_to_end(aggregate.id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def drop(self, aggregate_id: uuid.UUID) -> None:
+        with self._lock:
+            self._items.pop(aggregate_id, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, aggregate_id: object) -> bool:
+        return aggregate_id in self._items

@@ -1,0 +1,169 @@
+"""The command cache: a process reuses the aggregate it last saved for its next command, never
+a stale or half-changed copy. Two application instances on one database stand for two server
+processes."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from domain.errors import DomainError
+from domain.initiative import Initiative
+from service.application import CQIApplication, eventsourcing_env
+
+ACTOR = "tester"
+
+
+@pytest.fixture
+def two_apps(database_url: str) -> Iterator[tuple[CQIApplication, CQIApplication]]:
+    first = CQIApplication(env=eventsourcing_env(database_url, pool_size=2))
+    second = CQIApplication(env=eventsourcing_env(database_url, pool_size=2))
+    yield first, second
+    first.close()
+    second.close()
+
+
+def an_initiative(app: CQIApplication) -> uuid.UUID:
+    app.write_mission(actor=ACTOR, mission="Keep children safe.", vision="Every child thrives.",
+                      revisit_every_months=None)
+    value = app.add_value(actor=ACTOR, name="Safety", description="")
+    value_id = next(iter(app.known_value_ids()))
+    assert value.id
+    return app.open_initiative(actor=ACTOR, title="Visits", problem="Visits are late.",
+                               aim="Visit within a day.", value_ids=[value_id]).id
+
+
+def add(app: CQIApplication, initiative_id: uuid.UUID, name: str, **kwargs):
+    return app.add_team_member(initiative_id, actor=ACTOR, name=name, kind="staff",
+                               role="notes", **kwargs)
+
+
+def team(app: CQIApplication, initiative_id: uuid.UUID) -> list[str]:
+    return [m.name for m in app.load(Initiative, initiative_id).team]
+
+
+def test_the_next_command_reuses_the_saved_aggregate_instead_of_loading_it(two_apps,
+                                                                            monkeypatch):
+    app, _ = two_apps
+    iid = an_initiative(app)
+    add(app, iid, "Ann")
+    assert iid in app.command_cache
+    loads = []
+    monkeypatch.setattr(app, "load", lambda *a, **k: loads.append(a) or pytest.fail("loaded"))
+    receipt = add(app, iid, "Bob")
+    assert receipt.version == 3
+    assert loads == []
+    monkeypatch.undo()
+    assert team(app, iid) == ["Ann", "Bob"]
+
+
+def test_a_copy_another_process_moved_past_is_reloaded_and_no_update_is_lost(two_apps):
+    first, second = two_apps
+    iid = an_initiative(first)
+    add(first, iid, "Ann")  # first keeps version 2
+    add(second, iid, "Bob")  # version 3, written by the other process
+    receipt = add(first, iid, "Cy")  # first's copy is stale: it must not be used as is
+    assert receipt.version == 4
+    assert team(second, iid) == ["Ann", "Bob", "Cy"]
+    # and If-Match is judged against the stored version, not the stale copy
+    add(second, iid, "Dee")  # version 5
+    with pytest.raises(DomainError) as refused:
+        add(first, iid, "Eve", expected_version=4)
+    assert refused.value.current == 5
+    assert add(first, iid, "Eve", expected_version=5).version == 6
+    assert team(second, iid) == ["Ann", "Bob", "Cy", "Dee", "Eve"]
+
+
+def test_a_copy_that_goes_stale_just_before_its_save_is_refused_by_the_store_then_reloaded(
+        two_apps):
+    first, second = two_apps
+    iid = an_initiative(first)
+    add(first, iid, "Ann")
+    raced = []
+
+    def decide(initiative: Initiative) -> None:
+        if not raced:  # the other process saves between our version check and our save
+            raced.append(add(second, iid, "Bob"))
+        initiative.add_team_member(actor=ACTOR, name="Cy", kind="staff", role="notes")
+
+    receipt = first._change(Initiative, iid, None, decide)
+    assert raced[0].version == 3
+    assert receipt.version == 4
+    assert team(second, iid) == ["Ann", "Bob", "Cy"]
+    # named a version that lost the race: reported, nothing stored
+    add(first, iid, "Dee")  # 5, cached by first
+    raced.clear()
+
+    def decide_on_5(initiative: Initiative) -> None:
+        if not raced:
+            raced.append(add(second, iid, "Eve"))
+        initiative.add_team_member(actor=ACTOR, name="Fay", kind="staff", role="notes")
+
+    with pytest.raises(DomainError) as refused:
+        first._change(Initiative, iid, 5, decide_on_5)
+    assert refused.value.current == 6
+    assert team(second, iid) == ["Ann", "Bob", "Cy", "Dee", "Eve"]
+
+
+def test_an_exception_while_deciding_drops_the_half_changed_copy(two_apps):
+    app, _ = two_apps
+    iid = an_initiative(app)
+    add(app, iid, "Ann")
+
+    def half_then_fail(initiative: Initiative) -> None:
+        initiative.add_team_member(actor=ACTOR, name="Ghost", kind="staff", role="notes")
+        raise DomainError("refused after a first change")
+
+    with pytest.raises(DomainError):
+        app._change(Initiative, iid, None, half_then_fail)
+    assert iid not in app.command_cache
+    receipt = add(app, iid, "Bob")
+    assert receipt.version == 3
+    assert team(app, iid) == ["Ann", "Bob"]
+
+
+def test_an_exception_while_saving_drops_the_copy(two_apps, monkeypatch):
+    app, _ = two_apps
+    iid = an_initiative(app)
+    add(app, iid, "Ann")
+
+    def failing_save(*aggregates, **kwargs):
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(app, "save", failing_save)
+    with pytest.raises(OSError):
+        add(app, iid, "Ghost")
+    monkeypatch.undo()
+    assert iid not in app.command_cache
+    assert add(app, iid, "Bob").version == 3
+    assert team(app, iid) == ["Ann", "Bob"]
+
+
+def test_concurrent_commands_through_two_processes_lose_nothing_and_store_nothing_twice(
+        two_apps):
+    first, second = two_apps
+    iid = an_initiative(first)
+    names = [f"Writer {w} member {c}" for w in range(8) for c in range(5)]
+    errors = []
+
+    def writer(w: int) -> None:
+        app = (first, second)[w % 2]
+        try:
+            for c in range(5):
+                add(app, iid, f"Writer {w} member {c}")
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    stored = team(first, iid)
+    assert sorted(stored) == sorted(names)
+    versions = [e.originator_version for e in first.history(iid)]
+    assert versions == list(range(1, len(names) + 2))
