@@ -20,8 +20,9 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -377,15 +378,39 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "recorded_at timestamptz NOT NULL DEFAULT now(), "
             "PRIMARY KEY (principal, key))"
         ).format(table=table))
-        self.insert_key_statement = SQL(
+        self.insert_keys_statement = SQL(
             "INSERT INTO {table} (principal, key, fingerprint, originator_id, "
-            "originator_version, notification_id, receipt) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            "RETURNING key"
+            "originator_version, notification_id, receipt) "
+            "SELECT p, k, f, o, v, n, r::jsonb FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::bigint[], "
+            "%s::text[]) AS u(p, k, f, o, v, n, r) RETURNING key"
         ).format(table=table)
+        self._group = GroupCommit(self._insert_together)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """A save's events (and its claimed key's row): stored together with the saves other
+        threads of this process make meanwhile, in one transaction (see GroupCommit)."""
+        if not stored_events or kwargs:
+            return self._insert_alone(stored_events, _claim.get(), **kwargs)
+        return self._group.insert(stored_events, _claim.get())
+
+    def _insert_alone(self, stored_events: Sequence[StoredEvent], claim: Claim | None,
+                      **kwargs: Any) -> Sequence[int] | None:
+        return self._insert_saves([(stored_events, claim)], **kwargs)[0]
+
+    def _insert_together(self, saves: list[tuple[Sequence[StoredEvent], Claim | None]]
+                         ) -> list[Sequence[int] | None]:
+        return self._insert_saves(saves)
+
+    def _insert_saves(self, saves: list[tuple[Sequence[StoredEvent], Claim | None]],
+                      **kwargs: Any) -> list[Sequence[int] | None]:
+        """Several saves' events in one transaction (the library's: table lock, NOTIFY, one
+        insert, retried on connection errors), each claimed key's row in it too; the
+        notification ids of each save, in the order given."""
+        stored_events = [e for events, _ in saves for e in events]
+        token = _saving.set(saves)
         try:
             notification_ids = super().insert_events(stored_events, **kwargs)
         except IntegrityError as exc:
@@ -394,22 +419,139 @@ class IdempotentRecorder(PostgresApplicationRecorder):
                     and cause.diag.constraint_name == self.idempotency_constraint):
                 raise KeyAlreadyUsed(str(exc)) from exc
             raise
-        claim = _claim.get()
-        if claim is not None and stored_events:
-            claim.recorded = True
-        return notification_ids
+        finally:
+            _saving.reset(token)
+        answers: list[Sequence[int] | None] = []
+        start = 0
+        for events, claim in saves:
+            if notification_ids is None:
+                answers.append(None)
+            else:
+                answers.append(list(notification_ids[start:start + len(events)]))
+            start += len(events)
+            if claim is not None and events:
+                claim.recorded = True
+        return answers
 
     def _fetch_ids_after_insert_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        claim = _claim.get()
-        if claim is None or claim.recorded or not stored_events or not notification_ids:
+        if not notification_ids:
             return notification_ids
-        receipt = receipt_fields(stored_events, notification_ids, claim.detail)
-        curs.execute(self.insert_key_statement, (
-            claim.principal, claim.key, claim.fingerprint, receipt["id"], receipt["version"],
-            receipt["notification_id"], json.dumps(receipt),
-        ))
-        curs.fetchone()  # in pipeline mode: a duplicate key raises here, inside the transaction
+        rows: list[tuple[Any, ...]] = []
+        start = 0
+        for events, claim in _saving.get():
+            ids = notification_ids[start:start + len(events)]
+            start += len(events)
+            if claim is None or claim.recorded or not events:
+                continue
+            receipt = receipt_fields(events, ids, claim.detail)
+            rows.append((claim.principal, claim.key, claim.fingerprint, uuid.UUID(receipt["id"]),
+                         receipt["version"], receipt["notification_id"], json.dumps(receipt)))
+        if rows:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            curs.execute(self.insert_keys_statement, columns)
+            curs.fetchall()  # in pipeline mode: a duplicate key raises here, in the transaction
         return notification_ids
+
+
+_saving: ContextVar[Sequence[tuple[Sequence[StoredEvent], Claim | None]]] = ContextVar(
+    "cqi_idempotency_saving", default=())
+"""The saves being stored by this thread's transaction (each with its claim, if any)."""
+
+MAX_GROUP_SAVES = 64
+MAX_GROUP_BYTES = 256 * 1024
+"""A group's events stay well under the size at which one insert over a unix socket was seen
+to hang (~1 MB); a single save larger than this is stored alone."""
+
+
+class _Save:
+    __slots__ = ("claim", "done", "error", "events", "lead", "notification_ids", "size")
+
+    def __init__(self, events: Sequence[StoredEvent], claim: Claim | None) -> None:
+        self.events = events
+        self.claim = claim
+        self.size = sum(len(e.state) for e in events)
+        self.done = threading.Event()
+        self.lead = False
+        self.notification_ids: Sequence[int] | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Group commit: the saves that threads of one process make at the same moment are stored
+    in one transaction (one table lock, one insert, one commit and one flush to disk), instead
+    of queueing for the events table's lock one commit at a time.
+
+    No thread of its own: the first saving thread leads. It takes every save waiting (its own
+    first), stores them together and wakes their threads with their notification ids; then
+    hands the lead to the oldest save that arrived meanwhile. A group that the store refuses
+    (a version someone else stored first, a key already used) stores nothing, so each of its
+    saves is tried again alone and gets its own answer; any other error is every save's answer
+    (none was stored, as when each save was alone). A save is acknowledged only once the
+    transaction holding it has committed."""
+
+    def __init__(self, insert: Callable[[list[tuple[Sequence[StoredEvent], Claim | None]]],
+                                        list[Sequence[int] | None]]) -> None:
+        self._insert = insert
+        self._lock = threading.Lock()
+        self._waiting: list[_Save] = []
+        self._leading = False
+        self.groups = 0
+        """How many transactions stored groups (tests and diagnostics read it)."""
+
+    def insert(self, events: Sequence[StoredEvent], claim: Claim | None) -> Sequence[int] | None:
+        save = _Save(events, claim)
+        with self._lock:
+            self._waiting.append(save)
+            if not self._leading:
+                self._leading = save.lead = True
+        if not save.lead:
+            save.done.wait()
+        if save.lead:
+            self._lead()
+        if save.error is not None:
+            raise save.error
+        return save.notification_ids
+
+    def _lead(self) -> None:
+        group: list[_Save] = []
+        try:
+            with self._lock:
+                size = 0
+                for save in self._waiting:
+                    if group and (len(group) >= MAX_GROUP_SAVES
+                                  or size + save.size > MAX_GROUP_BYTES):
+                        break
+                    group.append(save)
+                    size += save.size
+                del self._waiting[:len(group)]
+            self._store(group)
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].lead = True
+                    self._waiting[0].done.set()
+                else:
+                    self._leading = False
+            for save in group:
+                save.done.set()
+
+    def _store(self, group: list[_Save]) -> None:
+        try:
+            answers = self._insert([(s.events, s.claim) for s in group])
+            self.groups += 1
+        except (IntegrityError, KeyAlreadyUsed) as refusal:
+            if len(group) == 1:
+                group[0].error = refusal
+                return
+            for save in group:
+                self._store([save])
+            return
+        except BaseException as error:
+            for save in group:
+                save.error = error
+            return
+        for save, ids in zip(group, answers, strict=True):
+            save.notification_ids = ids

@@ -1,0 +1,137 @@
+"""Group commit: saves made at the same moment by threads of one process share a transaction,
+and each still gets its own answer (its notification ids, or its own refusal)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from service.idempotency import GroupCommit, KeyAlreadyUsed
+
+
+def event(version: int = 1, size: int = 10, originator: uuid.UUID | None = None) -> StoredEvent:
+    return StoredEvent(originator or uuid.uuid4(), version, "t", b"x" * size)
+
+
+class FakeStore:
+    """Numbers events in arrival order; refuses a group holding a 'refused' event; the first
+    transaction is slow, so that the saves arriving meanwhile form one group."""
+
+    def __init__(self, refused: set[uuid.UUID] = frozenset(), keys_used: set[str] = frozenset(),
+                 slow_first: float = 0.0) -> None:
+        self.refused, self.keys_used, self.slow_first = refused, keys_used, slow_first
+        self.next_id = 1
+        self.transactions: list[int] = []
+        self.lock = threading.Lock()
+
+    def insert(self, saves):
+        with self.lock:  # one transaction at a time, as the table lock makes it
+            if not self.transactions and self.slow_first:
+                time.sleep(self.slow_first)
+            events = [e for evs, _ in saves for e in evs]
+            if any(e.originator_id in self.refused for e in events):
+                raise IntegrityError("duplicate version")
+            if any(claim is not None and claim in self.keys_used for _, claim in saves):
+                raise KeyAlreadyUsed("duplicate key")
+            self.transactions.append(len(saves))
+            answers = []
+            for evs, _ in saves:
+                answers.append(list(range(self.next_id, self.next_id + len(evs))))
+                self.next_id += len(evs)
+            return answers
+
+
+def save_at_once(group: GroupCommit, saves, claims=None):
+    """Each save from its own thread; the first starts alone, the others while it stores."""
+    results: dict[int, object] = {}
+
+    def run(i: int) -> None:
+        try:
+            results[i] = group.insert(saves[i], claims[i] if claims else None)
+        except Exception as error:  # the answer under test
+            results[i] = error
+
+    first = threading.Thread(target=run, args=(0,))
+    first.start()
+    time.sleep(0.05)
+    others = [threading.Thread(target=run, args=(i,)) for i in range(1, len(saves))]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join(10)
+    return results
+
+
+def test_saves_arriving_while_one_is_stored_share_the_next_transaction():
+    store = FakeStore(slow_first=0.3)
+    group = GroupCommit(store.insert)
+    saves = [[event()] if i % 2 else [event(), event(2)] for i in range(12)]
+    results = save_at_once(group, saves)
+    assert store.transactions == [1, 11]  # the first alone, the eleven others together
+    ids = [n for i in range(12) for n in results[i]]
+    assert sorted(ids) == list(range(1, store.next_id))  # each id given once
+    for i in range(12):
+        assert len(results[i]) == len(saves[i])
+        assert results[i] == list(range(results[i][0], results[i][0] + len(saves[i])))
+
+
+def test_a_refused_save_in_a_group_is_refused_alone_and_the_others_are_stored():
+    stale = event()
+    store = FakeStore(refused={stale.originator_id}, slow_first=0.3)
+    group = GroupCommit(store.insert)
+    saves = [[event()], [event()], [stale], [event()], [event()]]
+    results = save_at_once(group, saves)
+    assert isinstance(results[2], IntegrityError)
+    assert all(isinstance(results[i], list) for i in (0, 1, 3, 4))
+    # the group of four was refused as a whole, then each save was tried alone
+    assert store.transactions == [1, 1, 1, 1]
+
+
+def test_a_key_already_used_in_a_group_refuses_only_its_own_save():
+    store = FakeStore(keys_used={"used"}, slow_first=0.3)
+    group = GroupCommit(store.insert)
+    saves = [[event()] for _ in range(4)]
+    results = save_at_once(group, saves, claims=[None, "fresh", "used", None])
+    assert isinstance(results[2], KeyAlreadyUsed)
+    assert [type(results[i]) for i in (0, 1, 3)] == [list, list, list]
+
+
+def test_any_other_error_is_every_saves_answer_and_the_next_save_still_goes_through():
+    calls = []
+
+    def broken(saves):
+        calls.append(len(saves))
+        if len(calls) <= 2:
+            time.sleep(0.2)
+            raise OSError("the database went away")
+        return [[1] for _ in saves]
+
+    group = GroupCommit(broken)
+    results = save_at_once(group, [[event()] for _ in range(5)])
+    assert all(isinstance(r, OSError) for r in results.values())
+    assert calls == [1, 4]  # not retried alone: nothing was stored
+    assert group.insert([event()], None) == [1]  # the lead was handed back
+
+
+def test_groups_stay_under_the_size_limit():
+    store = FakeStore(slow_first=0.3)
+    group = GroupCommit(store.insert)
+    big = 100 * 1024
+    saves = [[event(size=big)] for _ in range(7)]
+    save_at_once(group, saves)
+    assert store.transactions[0] == 1
+    assert max(store.transactions) <= 2  # 256 KiB at most: two such saves per transaction
+    assert sum(store.transactions) == 7
+
+
+@pytest.mark.parametrize("threads", [32])
+def test_many_threads_each_get_their_own_ids(threads):
+    store = FakeStore()
+    group = GroupCommit(store.insert)
+    results = save_at_once(group, [[event(), event(2), event(3)] for _ in range(threads)])
+    ids = sorted(n for r in results.values() for n in r)
+    assert ids == list(range(1, 3 * threads + 1))
