@@ -10,7 +10,11 @@ JSON objects, so snapshots written before keep loading through the JSON transcod
 
 A typed snapshot is only written when decoding it gives back exactly the state it was taken
 from; any state the layout does not describe (an attribute added to an aggregate and not here,
-a value of another type) is written in the JSON format, as before.
+a value of another type) is written in the library's format, as before. Dataclasses are written
+as objects keyed by field name, so a field added later with a default reads from older typed
+snapshots as it would from the library's.
+
+Snapshots are also read in PostgreSQL's binary format (`SnapshotRecorder`).
 """
 
 from __future__ import annotations
