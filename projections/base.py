@@ -457,8 +457,9 @@ class Projection:
     def tracking_table(self) -> str:
         return f"{self.name}_tracking"
 
-    def handles(self, domain_event: Any) -> bool:
-        return type(domain_event) in self._handlers
+    @classmethod
+    def handles_event_type(cls, event_type: type) -> bool:
+        return event_type in cls._handlers
 
     def apply(self, curs: Cursor[Any], domain_events: Sequence[Any]) -> None:
         """Fold the row operations of the events it handles, in order, and write them: the

@@ -134,6 +134,7 @@ class ProjectionRunner:
         then, or reach the head of the log); the health check reports it."""
         self._failed_at = 0
         self._positions_query: sql.Composed | None = None
+        self._views_by_type: dict[type, list[int]] = {}
 
     # --- tables --------------------------------------------------------------------------
 
@@ -199,11 +200,17 @@ class ProjectionRunner:
             # mode: they go out without waiting for each answer. An error still surfaces
             # before the commit, and the whole batch is rolled back.
             to_domain_event = self.app.mapper.to_domain_event
-            events = [(n.id, to_domain_event(n)) for n in notifications]
+            seen = [positions[p.name] for p in self.projections]
+            batches: list[list[Any]] = [[] for _ in self.projections]
+            for notification in notifications:
+                domain_event = to_domain_event(notification)
+                for k in self._views_of(type(domain_event)):
+                    if notification.id > seen[k]:
+                        batches[k].append(domain_event)
             with curs.connection.pipeline():
-                for projection in self.projections:
-                    seen = positions[projection.name]
-                    projection.apply(curs, [e for i, e in events if i > seen])
+                for projection, events in zip(self.projections, batches, strict=True):
+                    # Every view, even with no event of its own: a broken view fails each batch.
+                    projection.apply(curs, events)
             # After the pipeline, so that reading back the count meets this statement's result.
             self._record_positions(curs, last, positions)
             # Wakes the processes that follow (delivered at commit): their requests waiting
@@ -212,6 +219,15 @@ class ProjectionRunner:
             curs.execute("SELECT pg_notify(%s, %s)", (self.views_channel, str(last)))
         self.progress.advance(last)
         return len(notifications)
+
+    def _views_of(self, event_type: type) -> list[int]:
+        """The views (their indexes) that handle events of this type."""
+        views = self._views_by_type.get(event_type)
+        if views is None:
+            views = self._views_by_type[event_type] = [
+                k for k, p in enumerate(self.projections)
+                if not hasattr(p, "handles_event_type") or p.handles_event_type(event_type)]
+        return views
 
     def _record_positions(self, curs: Any, last: int, positions: dict[str, int]) -> None:
         """Move every view that took part in the batch to `last`: the library's own tracking
