@@ -40,7 +40,7 @@ A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 50
-LOCK_STRIPES = 64
+LOCK_STRIPES = 1024
 
 
 class StaleVersionError(DomainError):

@@ -392,7 +392,7 @@ class IdempotentRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         """A save's events (and its claimed key's row): stored together with the saves other
         threads of this process make meanwhile, in one transaction (see GroupCommit)."""
-        if not stored_events or kwargs:
+        if not stored_events or any(v is not None for v in kwargs.values()):
             return self._insert_alone(stored_events, _claim.get(), **kwargs)
         return self._group.insert(stored_events, _claim.get())
 
