@@ -40,6 +40,7 @@ from service.hardening import AllowedHosts, client_address, security_event, secu
 from service.idempotency import IdempotencyMiddleware, document_keys
 from service.pages import PAGE_CONTROLLERS, template_globals
 from service.pages_audit import AuditPages
+from service.read_cache import ReadCache
 from service.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
 from service.services import Services, system_clock
 from service.settings import Settings
@@ -276,6 +277,9 @@ def create_app(
         lifespan=[lifespan],
         debug=False,  # never on: a traceback page can show a database password
     )
+    # Reads that every request may reuse while the database stands where it did (the board,
+    # bearer tokens); one per process, as the app is (see service/read_cache.py).
+    app.state.read_cache = ReadCache()
     document_keys(app)  # the Idempotency-Key header of every API write, in the OpenAPI
     # Outside Litestar's routing, so that an unknown path is refused on a wrong Host too.
     app.asgi_handler = AllowedHosts(app.asgi_handler, settings.allowed_hosts)

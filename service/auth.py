@@ -13,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.api_tokens import token_holder
 from service.application import split_token, token_secret_hash
+from service.read_cache import ReadCache, Standing, read_cache_of
 from service.security import CSRF_COOKIE, SESSION_COOKIE, Principal, cookie_name
 from service.services import Services
 
@@ -42,12 +43,37 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
-async def token_principal(services: Services, token: str) -> Principal | None:
-    """Who holds this bearer token: from the views (one indexed query), else, for a token they
-    do not know yet, from the account's own events."""
+async def standing(services: Services, cache: ReadCache | None) -> Standing | None:
+    """Where the database stands now (see service/read_cache.py); None: use no cached read."""
+    if cache is None:
+        return None
+    app = services.cqi
+    return await cache.standing(services.pool, f"{app.name}_events", app.name)
+
+
+async def token_principal(services: Services, token: str, cache: ReadCache | None = None,
+                          now: Standing | None = None) -> Principal | None:
+    """Who holds this bearer token. From the read cache when it was decided at the store's
+    present head (`now`: read after the request arrived, so no event since, and none of them a
+    revocation or a role change); else from the views (one indexed query), else, for a token
+    they do not know yet, from the account's own events."""
     parts = split_token(token)
     if parts is None:
         return None
+    key = ("token", token_secret_hash(token))
+    if cache is not None and now is not None:
+        found, principal = cache.get(key, now.events)
+        if found:
+            return principal
+    principal = await _token_principal(services, token, parts)
+    if cache is not None and now is not None and principal is not None:
+        # Read after `now` was: never older than the head it is filed under.
+        cache.put(key, now.events, principal)
+    return principal
+
+
+async def _token_principal(services: Services, token: str, parts: tuple[Any, str, str]
+                           ) -> Principal | None:
     account_id, token_id, secret = parts
     app = services.cqi
     try:
@@ -81,8 +107,12 @@ class AuthenticationMiddleware:
         principal: Principal | None = None
         scope["auth"] = None
         authorization = _header(scope, b"authorization")
+        state = scope.setdefault("state", {})
         if authorization and authorization.lower().startswith("bearer "):
-            principal = await token_principal(services, authorization[7:].strip())
+            cache = read_cache_of(scope)
+            # Read after this request arrived: reused by the handler (the board) as its own.
+            state["standing"] = now = await standing(services, cache)
+            principal = await token_principal(services, authorization[7:].strip(), cache, now)
             if principal is not None:
                 scope["auth"] = "token"
         elif session_id := cookies.get(cookie_name(SESSION_COOKIE, secure)):
@@ -97,7 +127,6 @@ class AuthenticationMiddleware:
         new_cookie = None
         if not csrf_cookie:
             csrf_cookie = new_cookie = secrets.token_urlsafe(24)
-        state = scope.setdefault("state", {})
         state["csrf_cookie"] = csrf_cookie
         if new_cookie is None:
             await self.app(scope, receive, send)

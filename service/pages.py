@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
-from litestar import Controller, get, post
+import asyncpg
+from litestar import Controller, MediaType, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from projections import cycle_board, overdue_revisits
-from service.auth import requires
+from service.auth import requires, standing
 from service.hardening import SignInThrottle, client_address, security_event, wait_in_words
 from service.pages_accounts import AccountPages
 from service.pages_base import (
@@ -29,8 +32,9 @@ from service.pages_portfolio import PortfolioPages
 from service.pages_public import PublicPages
 from service.pages_publishing import PublishingPages
 from service.pages_revisits import RevisitPages
+from service.read_cache import ReadCache, Standing, read_cache_of, standing_of, standing_query
 from service.security import SESSION_COOKIE, cookie_name
-from service.services import Req, Svc
+from service.services import Req, Services, Svc
 
 __all__ = ["PAGE_CONTROLLERS", "is_htmx", "page", "request_csrf_token", "safe_next",
            "see_other", "template_globals"]
@@ -109,18 +113,62 @@ class BoardPages(Controller):
         return Redirect("/board", status_code=303)
 
     @get("/board", guards=[requires("viewer")], include_in_schema=False)
-    async def board(self, request: Req, services: Svc) -> Template:
-        rows = await services.read(cycle_board.in_progress)
+    async def board(self, request: Req, services: Svc) -> Any:
+        """The board's body (cards and overdue revisits) is rendered once per views' state
+        and day, and reused by every request that finds the views still there (see
+        service/read_cache.py); the layout around it (who is signed in, the CSRF token) is
+        rendered for each request."""
         today = services.today()
-        overdue = await services.read(overdue_revisits.revisits, today, "overdue")
+        cache = read_cache_of(request.scope)
+        now: Standing | None = None
+        if cache is not None:
+            state = request.scope.get("state", {})  # the token's check read it already
+            now = state["standing"] if "standing" in state else await standing(services, cache)
+        body: str | None = None
+        if cache is not None and now is not None and now.views is not None:
+            found, body = cache.get("board", (now.views, today))
+            if not found:
+                body = await self._board_body(request, services, today, cache)
+        if body is None:
+            body = self._render_board(request, *await self._board_rows(services, today))
+        if is_htmx(request):
+            return Response(body, media_type=MediaType.HTML, headers={"Vary": "HX-Request"})
+        return page(request, "board.html", board=Markup(body))
+
+    @staticmethod
+    async def _board_rows(services: Services, today: date) -> tuple[Any, Any, date]:
+        return (await services.read(cycle_board.in_progress),
+                await services.read(overdue_revisits.revisits, today, "overdue"), today)
+
+    async def _board_body(self, request: Req, services: Services, today: date,
+                          cache: ReadCache) -> str | None:
+        """Rendered from the views as they stand in one snapshot, and kept under that
+        standing; None if the views' tables are missing (a rebuild starting)."""
+        query, args = standing_query(f"{services.cqi.name}_events", services.cqi.name)
+        try:
+            async with services.pool.acquire() as conn, conn.transaction(
+                    isolation="repeatable_read", readonly=True):
+                stamp = standing_of(await conn.fetchrow(query, *args)).views
+                rows = await cycle_board.in_progress(conn)
+                overdue = await overdue_revisits.revisits(conn, today, "overdue")
+        except asyncpg.UndefinedTableError:
+            return None
+        body = self._render_board(request, rows, overdue, today)
+        if stamp is not None:
+            cache.put("board", (stamp, today), body)
+        return body
+
+    @staticmethod
+    def _render_board(request: Req, rows: Any, overdue: Any, today: date) -> str:
         columns: dict[str, list[Any]] = {"none": [], "plan": [], "do": [], "study": [], "act": []}
         for row in rows:
             if row["status"] == "proposed":
                 columns["none"].append(row)
             elif row["status"] == "active":
                 columns[row["phase"] or "none"].append(row)
-        return page(request, "board.html", "_board.html", columns=columns, overdue=overdue,
-                    today=today)
+        template = request.app.template_engine.get_template("_board.html")
+        zone = request.app.state.services.settings.zone
+        return str(template.render(columns=columns, overdue=overdue, today=today, zone=zone))
 
 
 PAGE_CONTROLLERS: list[Any] = [SessionController, BoardPages, InitiativePages, MissionPages,

@@ -1,0 +1,160 @@
+"""A per-process cache of reads that is never behind an acknowledged write.
+
+Every request that may use the cache first learns where the database stands — the newest event
+in the store and the board's views' positions — from a query SENT AFTER THE REQUEST ARRIVED (the
+fence). An entry is used only if it was read at exactly that standing. A write acknowledged
+before the request arrived (by this process or any other) is committed, so the fence sees it and
+the entry is not used: a revoked token, a changed role, a new initiative count at once.
+
+The fence is shared: the requests that arrive while one fence query is on its way wait for the
+next, which is sent as soon as that one is answered. Under load one round trip serves many
+requests, and each of them still gets a standing read after it arrived. If the fence fails
+(database away, a view's table being rebuilt), nothing is served from the cache.
+
+Why these keys are exact:
+- events: the store's highest notification id. The event store's inserts take an EXCLUSIVE lock
+  on its table until commit, so events commit in notification-id order: a snapshot that sees
+  id K sees every event up to K, and any event committed later has an id above K. Whatever is a
+  function of the events alone (who holds a bearer token, with which role) is the same while K
+  is. An entry is always read AFTER its K was read, so it is never older than K says.
+- views: each view's tracking table (its identity, `oid`, changes when a rebuild drops and
+  re-creates it) and position. A view's rows change only in the transaction that moves its
+  position, so rows read in the same snapshot as (oid, position) are what the view holds at
+  that position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+BOARD_VIEWS = ("cycle_board_v1", "revisits_v1", "value_names_v1")
+"""The views the board page reads (cycle board, overdue revisits, value names)."""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the database stood when the fence was read."""
+
+    events: int
+    """The store's highest notification id (0: no event yet)."""
+    views: tuple[tuple[int, int], ...] | None
+    """(oid, position) of each of BOARD_VIEWS' tracking tables; None while one is missing."""
+
+
+def standing_query(events_table: str, application: str,
+                   views: Sequence[str] = BOARD_VIEWS) -> tuple[str, tuple[Any, ...]]:
+    """One statement: the store's head and every view's tracking identity and position."""
+    columns = [f"(SELECT max(notification_id) FROM {events_table}) AS events"]
+    for k, view in enumerate(views):
+        tracking = f"{view}_tracking"
+        columns.append(f"to_regclass('{tracking}')::oid AS oid_{k}")
+        columns.append(f"(SELECT max(notification_id) FROM {tracking}"
+                       f" WHERE application_name = $1) AS position_{k}")
+    return "SELECT " + ", ".join(columns), (application,)
+
+
+def standing_of(row: asyncpg.Record, views: int = len(BOARD_VIEWS)) -> Standing:
+    pairs = tuple((row[1 + 2 * k], row[2 + 2 * k] or 0) for k in range(views))
+    complete = all(oid is not None for oid, _ in pairs)
+    return Standing(row[0] or 0, pairs if complete else None)
+
+
+class ReadCache:
+    """The fence and the cached entries of one process (one event loop)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
+        self._next: asyncio.Future[Standing | None] | None = None
+        """The fence round that requests arriving now join: not sent yet."""
+        self._sending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.enabled = True
+        self.hits = 0
+        self.misses = 0
+        self.fences = 0
+        """Fence queries sent (each serves every request that joined its round)."""
+        self.fence_failures = 0
+
+    # --- the fence ----------------------------------------------------------------------
+
+    async def standing(self, pool: asyncpg.Pool, events_table: str,
+                       application: str) -> Standing | None:
+        """Where the database stands, read by a query sent after this call began; None if it
+        could not be read (then nothing may be served from the cache)."""
+        if not self.enabled:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (tests): start afresh
+            self._loop, self._next, self._sending = loop, None, False
+            self._entries.clear()
+        if self._next is None:
+            self._next = loop.create_future()
+            if not self._sending:
+                self._sending = True
+                self._task = loop.create_task(
+                    self._send_rounds(pool, events_table, application))
+        return await asyncio.shield(self._next)
+
+    async def _send_rounds(self, pool: asyncpg.Pool, events_table: str,
+                           application: str) -> None:
+        query, args = standing_query(events_table, application)
+        try:
+            while self._next is not None:
+                # Detached before the query is sent: whoever joins from now on waits for the
+                # next round, whose query goes out after they arrived.
+                round_, self._next = self._next, None
+                self.fences += 1
+                try:
+                    async with pool.acquire() as conn:
+                        row = await conn.fetchrow(query, *args)
+                    result: Standing | None = standing_of(row)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                        TimeoutError) as error:
+                    self.fence_failures += 1
+                    log.debug("read cache: no standing (%r); not serving from the cache", error)
+                    result = None
+                if not round_.done():
+                    round_.set_result(result)
+        finally:
+            self._sending = False
+            if self._next is not None and not self._next.done():  # cancelled mid-way
+                self._next.set_result(None)
+                self._next = None
+
+    # --- entries ------------------------------------------------------------------------
+
+    def get(self, key: Hashable, stamp: Hashable) -> tuple[bool, Any]:
+        """(True, value) if `key` was stored at exactly `stamp`."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == stamp:
+            self.hits += 1
+            return True, entry[1]
+        self.misses += 1
+        return False, None
+
+    def put(self, key: Hashable, stamp: Hashable, value: Any) -> None:
+        self._entries[key] = (stamp, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def read_cache_of(scope: Any) -> ReadCache | None:
+    """The app's read cache (None if the app was built without one)."""
+    app = scope.get("litestar_app") if isinstance(scope, dict) else None
+    state = getattr(app, "state", None)
+    return getattr(state, "read_cache", None) if state is not None else None
