@@ -12,9 +12,10 @@ from typing import Any
 
 import asyncpg
 
-from domain.initiative import ACT, CONCLUSIONS
+from domain.initiative import PLAN
 from domain.mission import Mission
 from projections.base import Changes, Projection, handles
+from projections.cycles import OPEN, TRAINED
 from projections.cycles import TABLE as CYCLES  # one row per PDSA cycle
 from projections.measure_data import TABLE as MEASURES
 
@@ -103,17 +104,112 @@ async def cycles(conn: asyncpg.Connection, zone: str) -> list[asyncpg.Record]:
 
 
 async def stale_cycles(
-    conn: asyncpg.Connection, today: date, zone: str, days: int
+    conn: asyncpg.Connection, today: date, zone: str, days: int, limit: int | None = None
 ) -> list[asyncpg.Record]:
     """Open cycles (Act not decided, the initiative not concluded) whose last activity was
     `days` or more days before `today`, counted in calendar days of the agency's time zone
-    `zone`; the longest idle first."""
+    `zone`; the longest idle first (at most `limit`)."""
     idle = "($1::date - (c.updated_at AT TIME ZONE $2)::date)"
     return await conn.fetch(
         "SELECT c.initiative_id, c.number, c.title, c.status, c.phase, c.value_id,"
         f" v.name AS value_name, c.updated_at, {idle} AS days_idle"
         f" FROM {CYCLES} c LEFT JOIN {VALUES} v ON v.value_id = c.value_id"
-        f" WHERE c.phase <> '{ACT}' AND c.status <> ALL($4::text[]) AND {idle} >= $3"
-        " ORDER BY days_idle DESC, c.title, c.number",
-        today, zone, days, list(CONCLUSIONS),
+        f" WHERE {_open('c')} AND {idle} >= $3"
+        " ORDER BY days_idle DESC, c.title, c.number, c.initiative_id LIMIT $4",
+        today, zone, days, limit,
     )
+
+
+async def stale_cycles_count(conn: asyncpg.Connection, today: date, zone: str, days: int) -> int:
+    return int(await conn.fetchval(
+        f"SELECT count(*) FROM {CYCLES} c WHERE {_open('c')}"
+        " AND ($1::date - (c.updated_at AT TIME ZONE $2)::date) >= $3", today, zone, days))
+
+
+def _open(alias: str) -> str:
+    """OPEN for the table named `alias` (the text the open cycles' partial index is made of)."""
+    return OPEN.replace("phase", f"{alias}.phase").replace("status", f"{alias}.status")
+
+
+# --- the matrix, bounded: counts and the first few of each list, per value ---------------
+
+_KEY = "coalesce(c.started_on, (c.planned_at AT TIME ZONE 'UTC')::date)"
+_LATEST = f"{_KEY} DESC, c.title DESC, c.number DESC"
+"""Latest first, in the order of the index on a value's cycles (see projections/cycles.py)."""
+_CYCLE_COLUMNS = (
+    "c.initiative_id, c.number, c.title, c.status, c.value_id, c.phase, c.training_step,"
+    " c.result, c.learning, c.decision, c.started_on, c.studied_on,"
+    " (c.planned_at AT TIME ZONE $1)::date AS planned_on"
+)
+_TRAINED = TRAINED.replace("training_step", "c.training_step")
+CYCLE_LISTS = {
+    "training": _TRAINED,
+    "active": _open("c"),
+    "finished": f"NOT ({_open('c')})",
+}
+
+
+async def current_standards(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Each value's current practice standards, oldest first, at most `limit` a value, each row
+    with `total`: how many the value has."""
+    return await conn.fetch(
+        "SELECT value_id, standard_id, text, total FROM ("
+        " SELECT value_id, standard_id, text, added_at,"
+        "  count(*) OVER (PARTITION BY value_id) AS total,"
+        "  row_number() OVER (PARTITION BY value_id ORDER BY added_at, standard_id) AS n"
+        f" FROM {STANDARDS} WHERE NOT retired) s WHERE n <= $1"
+        " ORDER BY value_id, added_at, standard_id", limit)
+
+
+async def value_measures(conn: asyncpg.Connection, limit: int
+                         ) -> tuple[list[asyncpg.Record], dict[str, int]]:
+    """Each value's first `limit` measures by name, and how many measures serve each value."""
+    rows = await conn.fetch(
+        f"SELECT v.value_id, m.measure_id, m.name FROM {VALUES} v CROSS JOIN LATERAL ("
+        f" SELECT measure_id, name FROM {MEASURES} WHERE value_ids @> ARRAY[v.value_id]"
+        " ORDER BY lower(name), name, measure_id LIMIT $1) m", limit)
+    counts = await conn.fetch(
+        f"SELECT v.value_id, (SELECT count(*) FROM {MEASURES} m"
+        f"  WHERE m.value_ids @> ARRAY[v.value_id]) AS n FROM {VALUES} v")
+    return list(rows), {r["value_id"]: r["n"] for r in counts}
+
+
+async def value_cycles(conn: asyncpg.Connection, zone: str, kind: str, limit: int
+                       ) -> list[asyncpg.Record]:
+    """Each value's latest `limit` cycles of one kind (training: with a training step; active;
+    finished), `planned_on` in the agency's time zone `zone`."""
+    return await conn.fetch(
+        f"SELECT {_CYCLE_COLUMNS} FROM {VALUES} v CROSS JOIN LATERAL ("
+        f" SELECT * FROM {CYCLES} c WHERE c.value_id = v.value_id AND {CYCLE_LISTS[kind]}"
+        f" ORDER BY {_LATEST} LIMIT $2) c", zone, limit)
+
+
+async def cycle_facts(conn: asyncpg.Connection, zone: str, since: date
+                      ) -> dict[str, asyncpg.Record]:
+    """Per value: how many cycles it has (`total`, `active`, `training`), whether one has
+    tested it (Do recorded) and whether one with a training step was planned, or began its
+    test, on `since` or later (days in the agency's time zone `zone`)."""
+    planned_since = "($3::date::timestamp AT TIME ZONE $1)"  # the start of `since` in the zone
+    recent = f"{_TRAINED} AND (c.planned_at >= {planned_since} OR c.started_on >= $3)"
+
+    def found(condition: str) -> str:
+        # The first match in the order of a value's index: an index scan that stops there
+        # (an EXISTS is planned as a scan of the whole table when most rows would match).
+        return (f"coalesce((SELECT true FROM {CYCLES} c WHERE c.value_id = v.value_id"
+                f" AND {condition} ORDER BY c.value_id, {_LATEST} LIMIT 1), false)")
+
+    rows = await conn.fetch(
+        "SELECT v.value_id,"
+        f" (SELECT count(*) FROM {CYCLES} c WHERE c.value_id = v.value_id) AS total,"
+        f" (SELECT count(*) FROM {CYCLES} c WHERE c.value_id = v.value_id AND {_open('c')})"
+        "  AS active,"
+        f" (SELECT count(*) FROM {CYCLES} c WHERE c.value_id = v.value_id AND {_TRAINED})"
+        "  AS training,"
+        f" {found('c.phase <> $2')} AS tested,"
+        # A recent training step is found through the index (its day is at most one day
+        # from the zone's); one whose test began before its plan was written is looked for
+        # only when none is.
+        f" ({found(f'{_KEY} >= $3::date - 1 AND {recent}')}"
+        f"  OR {found(f'c.started_on < $3::date - 1 AND {recent}')}) AS recent_training"
+        f" FROM {VALUES} v", zone, PLAN, since)
+    return {r["value_id"]: r for r in rows}

@@ -31,6 +31,9 @@ class CycleBoard(Projection):
         " updated_at timestamptz NOT NULL,"
         " updated_by text NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_by_status ON {TABLE} (status, updated_at DESC)",
+        # The initiatives list, a page at a time, most recently active first.
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_by_activity ON {TABLE}"
+        " (updated_at DESC, title, initiative_id)",
     )
 
     keys = {TABLE: ("initiative_id",)}
@@ -112,3 +115,49 @@ async def in_progress(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 async def board(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Active initiatives with their current cycle: what CQI teams are working on now."""
     return await initiatives(conn, ACTIVE)
+
+
+def _where(status: str | None, value_id: str | None) -> tuple[str, list[Any]]:
+    conditions, args = [], []
+    if status is not None:
+        args.append(status)
+        conditions.append(f"b.status = ${len(args)}")
+    if value_id is not None:
+        args.append(value_id)
+        conditions.append(f"${len(args)} = ANY(b.value_ids)")
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), args
+
+
+async def initiatives_page(
+    conn: asyncpg.Connection, status: str | None, value_id: str | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """One page of the initiatives list (optionally one status, or those serving one value),
+    most recently active first; the initiative's id ends the order so pages never overlap."""
+    where, args = _where(status, value_id)
+    n = len(args)
+    return await conn.fetch(
+        f"SELECT {_COLUMNS} FROM {TABLE} b LEFT JOIN {VALUES} v ON v.value_id = b.cycle_value_id"
+        f"{where} ORDER BY b.updated_at DESC, b.title, b.initiative_id"
+        f" LIMIT ${n + 1} OFFSET ${n + 2}",
+        *args, limit, offset,
+    )
+
+
+async def initiatives_count(
+    conn: asyncpg.Connection, status: str | None, value_id: str | None
+) -> int:
+    where, args = _where(status, value_id)
+    return int(await conn.fetchval(f"SELECT count(*) FROM {TABLE} b{where}", *args))
+
+
+async def status_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many initiatives are in each status."""
+    rows = await conn.fetch(f"SELECT status, count(*) AS n FROM {TABLE} GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def active_phase_counts(conn: asyncpg.Connection) -> dict[str | None, int]:
+    """Active initiatives by the phase of their current cycle (None: no cycle planned yet)."""
+    rows = await conn.fetch(
+        f"SELECT phase, count(*) AS n FROM {TABLE} WHERE status = $1 GROUP BY phase", ACTIVE)
+    return {r["phase"]: r["n"] for r in rows}

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from psycopg import Cursor, sql
 
-from domain.initiative import ACT, ACTIVE, DO, PLAN, PROPOSED, STUDY, Initiative
+from domain.initiative import ACT, ACTIVE, CONCLUSIONS, DO, PLAN, PROPOSED, STUDY, Initiative
 from projections.base import (
     Changes,
     ColumnTypes,
@@ -30,6 +30,11 @@ from projections.base import (
 
 TABLE = "cycles_v1"
 INITIATIVES = f"{TABLE}_initiatives"
+OPEN = f"phase <> '{ACT}' AND status <> ALL ('{{{','.join(CONCLUSIONS)}}}'::text[])"
+"""A cycle still open: Act not decided and its initiative not concluded (queries that want
+the open cycles' index repeat this text)."""
+TRAINED = "btrim(training_step, E' \\t\\n\\r\\f\\v') <> ''"
+"""A cycle with a training step (not only blanks; queries repeat this text for its index)."""
 
 
 class Cycles(Projection):
@@ -60,6 +65,18 @@ class Cycles(Projection):
         f"CREATE INDEX IF NOT EXISTS {TABLE}_by_measure ON {TABLE} (measure_id)"
         " WHERE measure_id IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_by_value ON {TABLE} (value_id)",
+        # A value's cycles, latest first (the alignment matrix's lists; the day is the test's
+        # start, else the plan's UTC day, which the matrix refines in the agency's zone).
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_latest_by_value ON {TABLE} (value_id,"
+        " (coalesce(started_on, (planned_at AT TIME ZONE 'UTC')::date)) DESC, title DESC,"
+        " number DESC)",
+        # The same for the cycles with a training step (the matrix's training column).
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_trained_by_value ON {TABLE} (value_id,"
+        " (coalesce(started_on, (planned_at AT TIME ZONE 'UTC')::date)) DESC, title DESC,"
+        f" number DESC) WHERE {TRAINED}",
+        # The open cycles (Act not decided, initiative not concluded): few at any time.
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_open ON {TABLE} (value_id, updated_at)"
+        f" WHERE {OPEN}",
         # An initiative's title and status, kept here so cycle rows can carry them.
         f"CREATE TABLE IF NOT EXISTS {INITIATIVES} ("
         " initiative_id uuid PRIMARY KEY,"

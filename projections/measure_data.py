@@ -84,6 +84,10 @@ class MeasureData(Projection):
         " day date NOT NULL,"
         " label text NOT NULL,"
         " PRIMARY KEY (measure_id, kind, day))",
+        # The measures list, a page at a time, by name.
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_by_name ON {TABLE} (name, measure_id)",
+        # The measures serving a value (the list's filter, the alignment matrix).
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_by_value ON {TABLE} USING gin (value_ids)",
     )
 
     keys = {
@@ -279,3 +283,69 @@ async def marks(conn: asyncpg.Connection, measure_id: uuid.UUID) -> list[asyncpg
         f"SELECT kind, day, label FROM {MARKS} WHERE measure_id = $1 ORDER BY day, kind",
         measure_id,
     )
+
+
+def _value_filter(value_id: str | None, first: int = 1) -> tuple[str, list[Any]]:
+    if value_id is None:
+        return "", []
+    return f" WHERE m.value_ids @> ARRAY[${first}::text]", [value_id]
+
+
+async def measures_page(
+    conn: asyncpg.Connection, value_id: str | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """One page of the measures list (optionally those serving one value), by name, each with
+    its latest point (`last_value`, `last_period`; none without data)."""
+    where, args = _value_filter(value_id)
+    n = len(args)
+    columns = ", ".join(f"m.{c.strip()}" for c in _MEASURE_COLUMNS.split(","))
+    return await conn.fetch(
+        f"SELECT {columns}, p.value AS last_value FROM ("
+        f" SELECT * FROM {TABLE} m{where} ORDER BY m.name, m.measure_id"
+        f" LIMIT ${n + 1} OFFSET ${n + 2}) m"
+        f" LEFT JOIN {POINTS} p ON p.measure_id = m.measure_id AND p.period = m.last_period"
+        " ORDER BY m.name, m.measure_id",
+        *args, limit, offset,
+    )
+
+
+async def measures_count(conn: asyncpg.Connection, value_id: str | None) -> int:
+    where, args = _value_filter(value_id)
+    return int(await conn.fetchval(f"SELECT count(*) FROM {TABLE} m{where}", *args))
+
+
+async def latest_measures(conn: asyncpg.Connection, limit: int
+                          ) -> tuple[list[asyncpg.Record], int]:
+    """The `limit` measures with the latest data (latest period first, then the most recently
+    changed), and how many measures have data."""
+    rows = await conn.fetch(
+        f"SELECT {_MEASURE_COLUMNS} FROM {TABLE} WHERE points > 0"
+        " ORDER BY last_period DESC, updated_at DESC, measure_id LIMIT $1", limit)
+    total = await conn.fetchval(f"SELECT count(*) FROM {TABLE} WHERE points > 0")
+    return rows, int(total)
+
+
+async def points_of(
+    conn: asyncpg.Connection, measure_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """`points` for several measures in one query."""
+    rows = await conn.fetch(
+        f"SELECT p.measure_id, {_POINT_COLUMNS}{_POINT_FROM} WHERE p.measure_id = ANY($1)"
+        " ORDER BY p.measure_id, p.period", measure_ids)
+    out: dict[uuid.UUID, list[asyncpg.Record]] = {m: [] for m in measure_ids}
+    for row in rows:
+        out[row["measure_id"]].append(row)
+    return out
+
+
+async def marks_of(
+    conn: asyncpg.Connection, measure_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """`marks` for several measures in one query."""
+    rows = await conn.fetch(
+        f"SELECT measure_id, kind, day, label FROM {MARKS} WHERE measure_id = ANY($1)"
+        " ORDER BY measure_id, day, kind", measure_ids)
+    out: dict[uuid.UUID, list[asyncpg.Record]] = {m: [] for m in measure_ids}
+    for row in rows:
+        out[row["measure_id"]].append(row)
+    return out

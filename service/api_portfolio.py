@@ -11,7 +11,6 @@ Viewers and every role above read both. Today is the agency's today (its time zo
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -25,8 +24,9 @@ from domain.alignment import (
     CycleFact,
     MeasureFact,
     StandardFact,
-    ValueFacts,
-    alignment,
+    ValueSummary,
+    summary_alignment,
+    training_since,
 )
 from domain.errors import DomainError, ValidationError
 from domain.initiative import ACTIVE, CONCLUSIONS, PHASES, PROPOSED
@@ -51,40 +51,65 @@ SIGNAL_RULES = "anhoej"  # the run chart a measure's page shows first
 # --- the alignment matrix --------------------------------------------------------------------
 
 
-async def alignment_rows(services: Services) -> list[AlignmentRow]:
-    """Read the views, then let the domain's rules assemble the matrix and name its gaps."""
-    zone = services.settings.zone.key
+PAGE_ITEMS = 5
+"""How many of each list a value's row on the alignment page shows (then "and N more")."""
+API_ITEMS = 100
+MAX_API_ITEMS = 1000
+
+
+def _cycle_fact(row: Any) -> CycleFact:
+    return CycleFact(
+        initiative_id=str(row["initiative_id"]), initiative_title=row["title"],
+        initiative_status=row["status"], number=row["number"], phase=row["phase"],
+        training_step=row["training_step"], planned_on=row["planned_on"],
+        started_on=row["started_on"], studied_on=row["studied_on"], result=row["result"],
+        learning=row["learning"], decision=row["decision"] or "",
+    )
+
+
+async def alignment_rows(services: Services, items: int = PAGE_ITEMS) -> list[AlignmentRow]:
+    """Read the views, counted and bounded in SQL (each value's first `items` standards,
+    measures, training steps, active and finished cycles, and how many there are), then let
+    the domain's rules assemble the matrix and name its gaps."""
+    zone, today = services.settings.zone.key, services.today()
     async with services.pool.acquire() as conn:
         values = await alignment_view.values(conn)
-        standards = await alignment_view.standards(conn)
-        measures = await alignment_view.measures(conn)
-        cycles = await alignment_view.cycles(conn, zone)
+        standards = await alignment_view.current_standards(conn, items)
+        measures, measure_counts = await alignment_view.value_measures(conn, items)
+        cycles = {kind: await alignment_view.value_cycles(conn, zone, kind, items)
+                  for kind in alignment_view.CYCLE_LISTS}
+        counted = await alignment_view.cycle_facts(conn, zone, training_since(today))
     standards_of: dict[str, list[StandardFact]] = {}
+    standard_counts: dict[str, int] = {}
     for row in standards:
         standards_of.setdefault(row["value_id"], []).append(
-            StandardFact(row["standard_id"], row["text"], row["retired"]))
+            StandardFact(row["standard_id"], row["text"]))
+        standard_counts[row["value_id"]] = row["total"]
     measures_of: dict[str, list[MeasureFact]] = {}
     for row in measures:
-        for value_id in row["value_ids"]:
-            measures_of.setdefault(value_id, []).append(
-                MeasureFact(str(row["measure_id"]), row["name"]))
-    cycles_of: dict[str, list[CycleFact]] = {}
-    for row in cycles:
-        cycles_of.setdefault(row["value_id"], []).append(CycleFact(
-            initiative_id=str(row["initiative_id"]), initiative_title=row["title"],
-            initiative_status=row["status"], number=row["number"], phase=row["phase"],
-            training_step=row["training_step"], planned_on=row["planned_on"],
-            started_on=row["started_on"], studied_on=row["studied_on"], result=row["result"],
-            learning=row["learning"], decision=row["decision"] or "",
+        measures_of.setdefault(row["value_id"], []).append(
+            MeasureFact(str(row["measure_id"]), row["name"]))
+    cycles_of: dict[str, dict[str, list[CycleFact]]] = {kind: {} for kind in cycles}
+    for kind, rows in cycles.items():
+        for row in rows:
+            cycles_of[kind].setdefault(row["value_id"], []).append(_cycle_fact(row))
+    summaries = []
+    for v in values:
+        value_id = v["value_id"]
+        c = counted[value_id]
+        summaries.append(ValueSummary(
+            value_id=value_id, name=v["name"], description=v["description"],
+            standards=standards_of.get(value_id, ()),
+            standards_total=standard_counts.get(value_id, 0),
+            measures=measures_of.get(value_id, ()),
+            measures_total=measure_counts.get(value_id, 0),
+            training=cycles_of["training"].get(value_id, ()), training_total=c["training"],
+            active_cycles=cycles_of["active"].get(value_id, ()), active_total=c["active"],
+            finished_cycles=cycles_of["finished"].get(value_id, ()),
+            finished_total=c["total"] - c["active"],
+            has_recent_training=c["recent_training"], has_tested=c["tested"],
         ))
-    facts = [
-        ValueFacts(v["value_id"], v["name"], v["description"],
-                   standards=standards_of.get(v["value_id"], ()),
-                   measures=measures_of.get(v["value_id"], ()),
-                   cycles=cycles_of.get(v["value_id"], ()))
-        for v in values
-    ]
-    return alignment(facts, services.today())
+    return summary_alignment(summaries)
 
 
 class StandardRef(Struct):
@@ -119,6 +144,16 @@ class CycleRef(Struct):
     decision: str
 
 
+class ValueCountsOut(Struct):
+    """Each list of a value holds at most `items` (the request's); these are the totals."""
+
+    standards: int
+    training_steps: int
+    measures: int
+    active_cycles: int
+    finished_cycles: int
+
+
 class ValueAlignmentOut(Struct):
     value_id: str
     name: str
@@ -129,6 +164,7 @@ class ValueAlignmentOut(Struct):
     active_cycles: list[CycleRef]
     finished_cycles: list[CycleRef]
     gaps: list[str]
+    counts: ValueCountsOut | None = None  # how many each list holds in all
 
 
 class AlignmentOut(Struct):
@@ -162,6 +198,12 @@ def alignment_out(rows: list[AlignmentRow], today: date) -> AlignmentOut:
                 active_cycles=[cycle_ref(c) for c in r.active_cycles],
                 finished_cycles=[cycle_ref(c) for c in r.finished_cycles],
                 gaps=list(r.gaps),
+                counts=ValueCountsOut(
+                    standards=len(r.standards) + r.more("standards"),
+                    training_steps=len(r.training) + r.more("training"),
+                    measures=len(r.measures) + r.more("measures"),
+                    active_cycles=len(r.active_cycles) + r.more("active_cycles"),
+                    finished_cycles=len(r.finished_cycles) + r.more("finished_cycles")),
             )
             for r in rows
         ],
@@ -199,13 +241,38 @@ class Dashboard:
     stale_days: int
     by_status: dict[str, int]
     active_by_phase: dict[str, int]
-    stale_cycles: list[Any]
+    stale_cycles: list[Any]  # the longest idle first, at most `items`
     signals: list[MeasureSignal]
-    overdue: list[Any]
+    overdue: list[Any]  # the most overdue first, at most `items`
+    stale_total: int = 0
+    overdue_total: int = 0
+    signals_checked: int = 0  # the measures whose charts were read: those with the latest data
+    with_data: int = 0  # the measures with data
+    signal_limit: int = 0
 
     @property
     def initiatives(self) -> int:
         return sum(self.by_status.values())
+
+    @property
+    def more_stale(self) -> int:
+        return max(0, self.stale_total - len(self.stale_cycles))
+
+    @property
+    def more_overdue(self) -> int:
+        return max(0, self.overdue_total - len(self.overdue))
+
+    @property
+    def unchecked(self) -> int:
+        """Measures with data whose charts were not read (past the limit)."""
+        return max(0, self.with_data - self.signals_checked)
+
+
+DASHBOARD_ITEMS = 20
+"""How many stale cycles and overdue revisits the dashboard lists (then "and N more")."""
+SIGNAL_CHARTS = 40
+"""How many measures' charts the dashboard reads for signals: those with the latest data."""
+MAX_SIGNAL_CHARTS = 200
 
 
 def latest_signal(row: Any, inputs: ChartInputs) -> MeasureSignal | None:
@@ -230,29 +297,37 @@ def latest_signal(row: Any, inputs: ChartInputs) -> MeasureSignal | None:
                          points[-1]["period"], float(points[-1]["value"]), sentences)
 
 
-async def read_dashboard(services: Services, stale_days: int) -> Dashboard:
+async def read_dashboard(services: Services, stale_days: int, items: int = DASHBOARD_ITEMS,
+                         charts: int = SIGNAL_CHARTS) -> Dashboard:
+    """Counts from SQL; the longest idle cycles and the most overdue revisits, at most `items`
+    each; the signals of the `charts` measures with the most recent data."""
     today = services.today()
     zone = services.settings.zone.key
     async with services.pool.acquire() as conn:
-        initiatives = await cycle_board.initiatives(conn, None)
-        stale = await alignment_view.stale_cycles(conn, today, zone, stale_days)
+        statuses = await cycle_board.status_counts(conn)
+        phases = await cycle_board.active_phase_counts(conn)
+        stale = await alignment_view.stale_cycles(conn, today, zone, stale_days, items)
+        stale_total = (len(stale) if len(stale) < items else
+                       await alignment_view.stale_cycles_count(conn, today, zone, stale_days))
         overdue = await overdue_revisits.revisits(conn, today, "overdue")
-        measures = await measure_data.measures(conn)
-        signals = []
-        for row in measures:
-            if row["points"]:
-                inputs = settle(row, await measure_data.points(conn, row["measure_id"]),
-                                await measure_data.marks(conn, row["measure_id"]), [], today)
-                found = latest_signal(row, inputs)
-                if found is not None:
-                    signals.append(found)
-    statuses = Counter(r["status"] for r in initiatives)
-    phases = Counter(r["phase"] or NO_CYCLE for r in initiatives if r["status"] == ACTIVE)
+        measures, with_data = await measure_data.latest_measures(conn, charts)
+        ids = [row["measure_id"] for row in measures]
+        points = await measure_data.points_of(conn, ids)
+        marks = await measure_data.marks_of(conn, ids)
+    signals = []
+    for row in measures:
+        inputs = settle(row, points[row["measure_id"]], marks[row["measure_id"]], [], today)
+        found = latest_signal(row, inputs)
+        if found is not None:
+            signals.append(found)
+    active_by_phase = {phase: phases.get(phase, 0) for phase in PHASES}
     return Dashboard(
         today=today, stale_days=stale_days,
         by_status={status: statuses.get(status, 0) for status in STATUSES},
-        active_by_phase={phase: phases.get(phase, 0) for phase in (NO_CYCLE, *PHASES)},
-        stale_cycles=list(stale), signals=signals, overdue=list(overdue),
+        active_by_phase={NO_CYCLE: phases.get(None, 0), **active_by_phase},
+        stale_cycles=list(stale), signals=signals, overdue=list(overdue[:items]),
+        stale_total=stale_total, overdue_total=len(overdue), signals_checked=len(measures),
+        with_data=with_data, signal_limit=charts,
     )
 
 
@@ -289,6 +364,13 @@ class DashboardOut(Struct):
     stale_cycles: list[StaleCycleOut]
     measures_with_signals: list[MeasureSignalOut]
     overdue_revisits: list[s.RevisitOut]
+    # Totals of the bounded lists: stale cycles and overdue revisits hold at most `items`; the
+    # signals come from the charts of the `measures_checked` measures with the latest data
+    # (of `measures_with_data`).
+    stale_cycles_total: int = 0
+    overdue_revisits_total: int = 0
+    measures_checked: int = 0
+    measures_with_data: int = 0
 
 
 def dashboard_out(d: Dashboard) -> DashboardOut:
@@ -309,6 +391,8 @@ def dashboard_out(d: Dashboard) -> DashboardOut:
             for m in d.signals
         ],
         overdue_revisits=[revisit_out(r) for r in d.overdue],
+        stale_cycles_total=d.stale_total, overdue_revisits_total=d.overdue_total,
+        measures_checked=d.signals_checked, measures_with_data=d.with_data,
     )
 
 
@@ -317,21 +401,33 @@ STALE_DAYS = Annotated[str | None, QueryParameter(
                 f"{MAX_STALE_DAYS}; {DEFAULT_STALE_DAYS} when absent)")]
 
 
+ITEMS = Annotated[int, QueryParameter(
+    ge=1, le=MAX_API_ITEMS,
+    description=f"The most items of each list (1 to {MAX_API_ITEMS}); `counts` and the "
+                "`..._total` fields say how many there are in all")]
+CHARTS = Annotated[int, QueryParameter(
+    ge=1, le=MAX_SIGNAL_CHARTS,
+    description="How many measures' charts are read for signals: those with the latest data")]
+
+
 class PortfolioController(Controller):
     path = "/api/v1"
     tags = ["portfolio"]
 
-    @get("/alignment", guards=[requires("viewer")], responses=errors(),
+    @get("/alignment", guards=[requires("viewer")], responses=errors(400),
          summary="Each value with its practice standards, training steps, measures and "
                  "cycles; the gaps in words")
-    async def alignment(self, services: Svc) -> AlignmentOut:
-        return alignment_out(await alignment_rows(services), services.today())
+    async def alignment(self, services: Svc, items: ITEMS = API_ITEMS) -> AlignmentOut:
+        return alignment_out(await alignment_rows(services, items), services.today())
 
     @get("/dashboard", guards=[requires("viewer")], responses=errors(400),
          summary="Initiatives by status and phase, stale cycles, measures signalling now, "
                  "overdue revisits")
-    async def dashboard(self, services: Svc, stale_days: STALE_DAYS = None) -> DashboardOut:
-        return dashboard_out(await read_dashboard(services, stale_days_of(stale_days)))
+    async def dashboard(self, services: Svc, stale_days: STALE_DAYS = None,
+                        items: ITEMS = API_ITEMS, charts: CHARTS = SIGNAL_CHARTS
+                        ) -> DashboardOut:
+        return dashboard_out(await read_dashboard(services, stale_days_of(stale_days), items,
+                                                  charts))
 
 
 PORTFOLIO_CONTROLLERS = [PortfolioController]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
+from domain.errors import ValidationError
 from domain.initiative import (
     ABANDONED,
     ACTIVE,
@@ -44,6 +45,7 @@ from service.pages_base import (
     text,
 )
 from service.pages_measures import figure
+from service.paging import PAGE_SIZE, Page, offset_of, page_number
 from service.services import Req, Services, Svc
 
 EMPTY_TEAM_ROWS = 3
@@ -208,13 +210,29 @@ class InitiativePages(Controller):
     # --- the list and opening one -------------------------------------------------------
 
     @get("/")
-    async def index(self, request: Req, services: Svc,
-                    status: FromQuery[str | None] = None) -> Template:
+    async def index(self, request: Req, services: Svc, status: FromQuery[str | None] = None,
+                    value: FromQuery[str | None] = None,
+                    page_: Annotated[str | None, QueryParameter(name="page")] = None) -> Template:
+        """One page of the initiatives (most recently active first), optionally one status
+        or those serving one value; an unknown status or value shows them all, a bad page
+        number the first page with the reason."""
         chosen = status if status in STATUSES else None
-        rows = await services.read(cycle_board.initiatives, chosen)
-        return page(request, "initiatives.html", "_initiatives.html", rows=rows,
-                    status=chosen, statuses=STATUSES,
-                    value_names=await services.read(value_names),
+        names = await services.read(value_names)
+        value_id = value if value in names else None
+        form = FormState("paging", {"page": page_ or ""})
+        try:
+            number = page_number(page_)
+        except ValidationError as exc:
+            form.errors, form.status, number = dict(exc.errors), 400, 1
+        async with services.pool.acquire() as conn:
+            total = await cycle_board.initiatives_count(conn, chosen, value_id)
+            number, offset = offset_of(number, total)
+            rows = await cycle_board.initiatives_page(conn, chosen, value_id, PAGE_SIZE, offset)
+        listed = Page(number, total, rows, "/initiatives",
+                      {"status": chosen or "", "value": value_id or ""})
+        return page(request, "initiatives.html", "_initiatives.html", status_code=form.status,
+                    rows=rows, listed=listed, form=form, status=chosen, value=value_id,
+                    statuses=STATUSES, value_names=names,
                     actor_names=await services.read(actor_names))
 
     async def render_new(self, request: Req, services: Services, forms: Forms,

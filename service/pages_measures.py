@@ -10,11 +10,11 @@ import binascii
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from domain.errors import DomainError, ValidationError
@@ -51,6 +51,7 @@ from service.pages_base import (
     see_other,
     text,
 )
+from service.paging import PAGE_SIZE, Page, offset_of, page_number
 from service.services import Req, Services, Svc
 
 LIST_TARGET = "#measures"
@@ -215,18 +216,29 @@ async def value_names(services: Services) -> tuple[dict[str, str], list[tuple[st
 
 
 async def render_measures(request: Req, services: Services, forms: Forms | None = None,
-                          notice: str = "") -> Template:
+                          notice: str = "", value: str | None = None,
+                          page_: str | None = None) -> Template:
+    """One page of the measures (by name), optionally those serving one value; a bad page
+    number shows the first page with the reason."""
     forms = forms or Forms()
-    rows = await services.read(measure_data.measures)
-    latest: dict[Any, Any] = {}
-    for row in rows:
-        if row["points"]:
-            points = await services.read(measure_data.points, row["measure_id"])
-            latest[row["measure_id"]] = points[-1] if points else None
     names, choices = await value_names(services)
+    value_id = value if value in names else None
+    paging = FormState("paging", {"page": page_ or ""})
+    try:
+        number = page_number(page_)
+    except ValidationError as exc:
+        paging.errors, number = dict(exc.errors), 1
+    async with services.pool.acquire() as conn:
+        total = await measure_data.measures_count(conn, value_id)
+        number, offset = offset_of(number, total)
+        rows = await measure_data.measures_page(conn, value_id, PAGE_SIZE, offset)
+        every = total if value_id is None else await measure_data.measures_count(conn, None)
+    listed = Page(number, total, rows, "/measures", {"value": value_id or ""})
+    status = forms.status if forms.status != 200 else (400 if paging.errors else 200)
     return page(
-        request, "measures.html", "_measures.html", status_code=forms.status, measures=rows,
-        latest=latest, value_names=names, value_choices=choices, form=forms, notice=notice,
+        request, "measures.html", "_measures.html", status_code=status, measures=rows,
+        listed=listed, paging=paging, value=value_id, every=every,
+        value_names=names, value_choices=choices, form=forms, notice=notice,
         shown=shown, figure=figure, TYPES=[(t, TYPE_NAMES[t]) for t in TYPES],
         UNITS=[(u, UNIT_LABELS[u]) for u in UNITS], FREQUENCIES=[(f, f.capitalize())
                                                                 for f in FREQUENCIES],
@@ -340,10 +352,12 @@ class MeasurePages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, request: Req, services: Svc,
-                    done: FromQuery[str | None] = None) -> Template:
+    async def index(self, request: Req, services: Svc, done: FromQuery[str | None] = None,
+                    value: FromQuery[str | None] = None,
+                    page_: Annotated[str | None, QueryParameter(name="page")] = None) -> Template:
         notice = "The measure is defined." if done == "defined" else ""
-        return await render_measures(request, services, notice=notice)
+        return await render_measures(request, services, notice=notice, value=value,
+                                     page_=page_)
 
     @post("/", guards=[requires("leader")])
     async def define(self, request: Req, services: Svc) -> Any:

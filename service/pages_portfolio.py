@@ -14,6 +14,7 @@ from service.api_portfolio import (
     DEFAULT_STALE_DAYS,
     MAX_STALE_DAYS,
     NO_CYCLE,
+    PAGE_ITEMS,
     alignment_rows,
     read_dashboard,
     stale_days_of,
@@ -39,7 +40,7 @@ class PortfolioPages(Controller):
         rows = await alignment_rows(services)
         return page(request, "alignment.html", "_alignment.html", rows=rows,
                     gaps=[gap for row in rows for gap in row.gaps], today=services.today(),
-                    STATUS_NAMES=STATUS_NAMES)
+                    STATUS_NAMES=STATUS_NAMES, items=PAGE_ITEMS)
 
     @get("/dashboard")
     async def dashboard(self, request: Req, services: Svc,

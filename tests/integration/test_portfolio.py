@@ -290,9 +290,10 @@ async def test_the_portfolio_routes_are_in_the_openapi_document(client):
     document = (await client.get("/schema/openapi.json")).json()
     board = document["paths"]["/api/v1/dashboard"]["get"]
     assert {"200", "400", "401", "403"} <= set(board["responses"])
-    assert [p["name"] for p in board["parameters"]] == ["stale_days"]
-    assert {"200", "401", "403"} <= set(document["paths"]["/api/v1/alignment"]["get"]
-                                        ["responses"])
+    assert [p["name"] for p in board["parameters"]] == ["stale_days", "items", "charts"]
+    alignment = document["paths"]["/api/v1/alignment"]["get"]
+    assert {"200", "400", "401", "403"} <= set(alignment["responses"])
+    assert [p["name"] for p in alignment["parameters"]] == ["items"]
 
 
 async def test_a_signal_is_read_from_the_chart_as_the_measure_page_draws_it(agency):
