@@ -49,6 +49,7 @@ LOCK_CONNECTION_TIMEOUTS = {
                " -c tcp_keepalives_count=3 -c tcp_user_timeout=11000",
 }
 SCHEMA_LOCK_KEY = RUNNER_LOCK_KEY + 2  # held while tables are created (several replicas start)
+CATCH_UP_BATCH_SIZE = 5000  # the largest batch while the views catch up (see ProjectionRunner)
 
 
 def all_projections() -> list[Projection]:
@@ -112,10 +113,19 @@ class ProjectionRunner:
         projections: Sequence[Projection] | None = None,
         *,
         batch_size: int = 500,
+        catch_up_batch_size: int | None = None,
     ) -> None:
         self.app = app
         self.projections = list(projections or all_projections())
         self.batch_size = batch_size
+        """Events read for a batch when the views are up to date (live batches hold the few
+        events written meanwhile)."""
+        self.catch_up_batch_size = max(batch_size, catch_up_batch_size or CATCH_UP_BATCH_SIZE)
+        """The most a batch takes while the views catch up (a rebuild, a backlog): each batch
+        that comes back full doubles the next one up to this, and one that does not goes back
+        to `batch_size`. Each view writes a batch with a few statements per table, so larger
+        batches cost less per event."""
+        self._limit = batch_size
         self.progress = Progress()
         self.datastore = app.factory.datastore  # type: ignore[attr-defined]
         self.recorders = {
@@ -178,9 +188,12 @@ class ProjectionRunner:
         (-1: the views were rebuilt meanwhile and nothing was applied; call again)."""
         positions = self.positions()
         start = min(positions.values())
+        limit = self._limit
         notifications = self.app.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
+            start=start, limit=limit, inclusive_of_start=False
         )
+        self._limit = (min(2 * limit, self.catch_up_batch_size) if len(notifications) == limit
+                       else self.batch_size)
         if not notifications:
             self.progress.advance(start)
             return 0

@@ -155,7 +155,8 @@ async def test_cqi_projections_rebuild_gives_identical_rows_with_no_server_runni
 
 async def test_an_in_process_rebuild_gives_identical_rows(live_views, settings, services):
     await services.call(services.runner.stop)  # one writer of the views at a time
-    runner = ProjectionRunner(services.cqi, batch_size=7)  # batch edges fall mid-command
+    # Batch edges fall mid-command; a second rebuild lets batches grow (mixed sizes).
+    runner = ProjectionRunner(services.cqi, batch_size=7, catch_up_batch_size=7)
     await services.call(runner.drop_tables)
     assert not tables_present(settings.database_url) & set(VIEW_TABLES)
     await services.call(runner.create_tables)
@@ -163,6 +164,42 @@ async def test_an_in_process_rebuild_gives_identical_rows(live_views, settings, 
     head = services.cqi.recorder.max_notification_id()
     assert set((await services.call(runner.positions)).values()) == {head}
     assert snapshot(settings.database_url) == live_views
+    growing = ProjectionRunner(services.cqi, batch_size=3, catch_up_batch_size=40)
+    await services.call(growing.drop_tables)
+    await services.call(growing.create_tables)
+    assert await services.call(growing.catch_up) == head
+    assert snapshot(settings.database_url) == live_views
+
+
+def test_batches_grow_while_the_views_catch_up_and_shrink_once_they_have(database_url):
+    from service.application import CQIApplication, eventsourcing_env
+
+    app = CQIApplication(env=eventsourcing_env(database_url, pool_size=2))
+    try:
+        value = app.add_value(actor="test", name="Child safety", description="").detail
+        initiative = app.open_initiative(actor="test", title="Every child seen", problem="p",
+                                         aim="a", value_ids=[value]).id
+
+        members = iter(range(1000))
+
+        def add_members(count: int) -> None:
+            for _ in range(count):
+                app.add_team_member(initiative, actor="test", name=f"Member {next(members)}",
+                                    kind="staff", role="caseworker")
+
+        add_members(60)
+        runner = ProjectionRunner(app, batch_size=4, catch_up_batch_size=16)
+        runner.create_tables()
+        sizes = [runner.process_batch() for _ in range(7)]
+        head = app.recorder.max_notification_id()
+        assert 60 < head < 4 + 8 + 16 * 4
+        assert sizes == [4, 8, 16, 16, 16, head - 60, 0]  # a backlog, then none
+        add_members(1)
+        assert runner.process_batch() == 1
+        add_members(6)
+        assert runner.process_batch() == 4  # live again: the small batch first
+    finally:
+        app.close()
 
 
 def tables_present(database_url: str) -> set[str]:
