@@ -226,10 +226,10 @@ class InitiativePages(Controller):
             form.errors, form.status, number = dict(exc.errors), 400, 1
         async with services.pool.acquire() as conn:
             total = await cycle_board.initiatives_count(conn, chosen, value_id)
-            number, offset = offset_of(number, total)
+            number, offset = offset_of(number, total, PAGE_SIZE)
             rows = await cycle_board.initiatives_page(conn, chosen, value_id, PAGE_SIZE, offset)
         listed = Page(number, total, rows, "/initiatives",
-                      {"status": chosen or "", "value": value_id or ""})
+                      {"status": chosen or "", "value": value_id or ""}, PAGE_SIZE)
         return page(request, "initiatives.html", "_initiatives.html", status_code=form.status,
                     rows=rows, listed=listed, form=form, status=chosen, value=value_id,
                     statuses=STATUSES, value_names=names,

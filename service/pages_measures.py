@@ -230,10 +230,10 @@ async def render_measures(request: Req, services: Services, forms: Forms | None 
         paging.errors, number = dict(exc.errors), 1
     async with services.pool.acquire() as conn:
         total = await measure_data.measures_count(conn, value_id)
-        number, offset = offset_of(number, total)
+        number, offset = offset_of(number, total, PAGE_SIZE)
         rows = await measure_data.measures_page(conn, value_id, PAGE_SIZE, offset)
         every = total if value_id is None else await measure_data.measures_count(conn, None)
-    listed = Page(number, total, rows, "/measures", {"value": value_id or ""})
+    listed = Page(number, total, rows, "/measures", {"value": value_id or ""}, PAGE_SIZE)
     status = forms.status if forms.status != 200 else (400 if paging.errors else 200)
     return page(
         request, "measures.html", "_measures.html", status_code=status, measures=rows,

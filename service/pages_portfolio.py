@@ -37,7 +37,7 @@ class PortfolioPages(Controller):
 
     @get("/alignment")
     async def alignment(self, request: Req, services: Svc) -> Template:
-        rows = await alignment_rows(services)
+        rows = await alignment_rows(services, PAGE_ITEMS)
         return page(request, "alignment.html", "_alignment.html", rows=rows,
                     gaps=[gap for row in rows for gap in row.gaps], today=services.today(),
                     STATUS_NAMES=STATUS_NAMES, items=PAGE_ITEMS)
