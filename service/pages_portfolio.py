@@ -11,10 +11,12 @@ from litestar.response import Template
 from domain.errors import ValidationError
 from domain.measure import period_name
 from service.api_portfolio import (
+    DASHBOARD_ITEMS,
     DEFAULT_STALE_DAYS,
     MAX_STALE_DAYS,
     NO_CYCLE,
     PAGE_ITEMS,
+    SIGNAL_CHARTS,
     alignment_rows,
     read_dashboard,
     stale_days_of,
@@ -50,7 +52,7 @@ class PortfolioPages(Controller):
             days = stale_days_of(stale_days)
         except ValidationError as exc:
             form.errors, form.status, days = dict(exc.errors), 400, DEFAULT_STALE_DAYS
-        board = await read_dashboard(services, days)
+        board = await read_dashboard(services, days, DASHBOARD_ITEMS, SIGNAL_CHARTS)
         return page(request, "dashboard.html", "_dashboard.html", status_code=form.status,
                     d=board, form=form, today=board.today, MAX_STALE_DAYS=MAX_STALE_DAYS,
                     STATUS_NAMES=STATUS_NAMES, PHASE_COLUMNS=PHASE_COLUMNS, figure=figure,

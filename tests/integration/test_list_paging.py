@@ -4,11 +4,13 @@ numbers refused in words) and the alignment matrix's bounded cells ("and N more"
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 
 import pytest
 
-from service import pages_initiatives, pages_portfolio
+from service import pages_initiatives, pages_measures, pages_portfolio
+from tests.integration.measures_support import define_measure, import_csv
 from tests.integration.pages_support import PLAN, agency_values, an_initiative, people
 
 __all__ = ["people"]  # the fixture
@@ -17,6 +19,14 @@ __all__ = ["people"]  # the fixture
 def text_of(html: str) -> str:
     """The page's words; the en dash of "1\u20132 of 5" read as a hyphen."""
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).replace("\u2013", "-").split())
+
+
+def monthly_csv(values: list[float], year: int) -> str:
+    return "period,value\n" + "".join(
+        f"{date(year + i // 12, i % 12 + 1, 1).isoformat()},{v}\n" for i, v in enumerate(values))
+
+
+SHIFT_AT_THE_END = [5, 6, 5, 6, 5, 6, 5, 6, 9, 9, 9, 9, 9, 9, 9, 9]
 
 
 def titles(html: str) -> list[str]:
@@ -117,3 +127,57 @@ async def test_the_alignment_api_bounds_each_list_and_counts_it(agency, services
     assert len(whole["training_steps"]) == 3
     refused = await agency.client.get("/api/v1/alignment?items=0", headers=agency.viewer)
     assert refused.status_code == 400
+
+
+async def test_the_dashboard_lists_the_longest_idle_cycles_and_counts_the_rest(agency, clock):
+    for n in range(1, 4):
+        await agency.plan(await agency.initiative(title=f"Quiet {n}"))
+    today = date.fromisoformat((await agency.listing("/api/v1/dashboard"))["today"])
+    clock.set(datetime.combine(today + timedelta(days=40), time(12), tzinfo=UTC))
+
+    body = await agency.listing("/api/v1/dashboard?items=2")
+    assert len(body["stale_cycles"]) == 2 and body["stale_cycles_total"] == 3
+    whole = await agency.listing("/api/v1/dashboard")
+    assert len(whole["stale_cycles"]) == 3 and whole["stale_cycles_total"] == 3
+
+
+async def test_the_dashboard_checks_the_charts_of_the_measures_with_the_latest_data_and_says_so(
+        agency, people, monkeypatch):
+    older = await define_measure(agency, name="Older data", unit="count",
+                                 definition={"denominator": ""}, goal=None)
+    await import_csv(agency, older, monthly_csv(SHIFT_AT_THE_END, 2023))
+    newer = await define_measure(agency, name="Newer data", unit="count",
+                                 definition={"denominator": ""}, goal=None)
+    await import_csv(agency, newer, monthly_csv(SHIFT_AT_THE_END, 2024))
+
+    body = await agency.listing("/api/v1/dashboard?charts=1")
+    assert [m["name"] for m in body["measures_with_signals"]] == ["Newer data"]
+    assert (body["measures_checked"], body["measures_with_data"]) == (1, 2)
+    both = await agency.listing("/api/v1/dashboard")
+    assert {m["name"] for m in both["measures_with_signals"]} == {"Newer data", "Older data"}
+
+    monkeypatch.setattr(pages_portfolio, "SIGNAL_CHARTS", 1)
+    viewer = await people.browser("val", "viewer")
+    html = text_of(await viewer.get("/dashboard"))
+    assert ("Checked here: the 1 measures with the latest data, of 2 with data; the other 1 "
+            "are not checked here") in html
+    assert "Newer data" in html and "Older data" not in html
+
+
+async def test_measures_are_listed_a_page_at_a_time_and_by_the_value_they_serve(
+        agency, people, services, monkeypatch):
+    monkeypatch.setattr(pages_measures, "PAGE_SIZE", 2)
+    family, safety = await agency_values(services, "Family engagement", "Child safety")
+    for name, value in (("A one", family), ("B two", safety), ("C three", family)):
+        await define_measure(agency, name=name, value_ids=[value])
+    viewer = await people.browser("val", "viewer")
+
+    first = text_of(await viewer.get("/measures"))
+    assert "1-2 of 3 measures" in first and "A one" in first and "C three" not in first
+    last = await viewer.get("/measures?page=2")
+    assert "C three" in last and 'rel="prev" href="/measures"' in last
+    serving = text_of(await viewer.get(f"/measures?value={family}"))
+    assert "Measures serving Family engagement 2" in serving
+    assert "A one" in serving and "C three" in serving and "B two" not in serving
+    bad = await viewer.get("/measures?page=x", status=400)
+    assert "must be a whole page number, 1 or more; the first page is shown" in bad
