@@ -107,6 +107,16 @@ class SessionController(Controller):
         return response
 
 
+async def _board_snapshot(conn: asyncpg.Connection, today: date, query: str,
+                          args: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    """The board views' standing and the board's rows, all from one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        stamp = standing_of(await conn.fetchrow(query, *args)).views
+        rows = await cycle_board.in_progress(conn)
+        overdue = await overdue_revisits.revisits(conn, today, "overdue")
+    return stamp, rows, overdue
+
+
 class BoardPages(Controller):
     @get("/", include_in_schema=False)
     async def home(self) -> Redirect:
@@ -146,11 +156,7 @@ class BoardPages(Controller):
         standing; None if the views' tables are missing (a rebuild starting)."""
         query, args = standing_query(f"{services.cqi.name}_events", services.cqi.name)
         try:
-            async with services.pool.acquire() as conn, conn.transaction(
-                    isolation="repeatable_read", readonly=True):
-                stamp = standing_of(await conn.fetchrow(query, *args)).views
-                rows = await cycle_board.in_progress(conn)
-                overdue = await overdue_revisits.revisits(conn, today, "overdue")
+            stamp, rows, overdue = await services.read(_board_snapshot, today, query, args)
         except asyncpg.UndefinedTableError:
             return None
         body = self._render_board(request, rows, overdue, today)
