@@ -231,6 +231,9 @@ def create_app(
 
     def configure_templates(engine: JinjaTemplateEngine) -> None:
         engine.engine.globals.update(template_globals())
+        # Templates change only with a new release (a restart): no stat() of each template's
+        # file at every render.
+        engine.engine.auto_reload = False
 
     app = Litestar(
         route_handlers=[

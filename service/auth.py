@@ -160,7 +160,8 @@ def demand(connection: ASGIConnection[Any, Any, Any, Any], role: str) -> Princip
 def requires(role: str) -> Any:
     """A route guard built on `demand`."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a plain function guard in a worker thread, a hop per request.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         demand(connection, role)
 
     guard.__name__ = f"requires_{role}"

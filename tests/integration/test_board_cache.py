@@ -239,3 +239,14 @@ async def test_one_fence_query_serves_every_request_that_arrived_before_it_was_s
                                                   app.name))
     await asyncio.gather(first, second)
     assert cache.fences == 3
+
+
+def test_role_guards_run_on_the_event_loop_and_templates_are_not_restated(app):
+    """Litestar runs a plain-function guard in a worker thread (a hop for every request);
+    templates change only with a release, so no stat() of their files at every render."""
+    import inspect
+
+    from service.auth import requires
+
+    assert inspect.iscoroutinefunction(requires("viewer"))
+    assert app.template_engine.engine.auto_reload is False
