@@ -113,6 +113,9 @@ def chart_settings_out(measure: Measure) -> m.ChartSettingsOut:
         astronomical=notes(c.astronomical), annotations=notes(c.annotations))
 
 
+MAX_LIMIT = 1000
+
+
 def summary_out(row: Any) -> m.MeasureSummary:
     return m.MeasureSummary(
         id=str(row["measure_id"]), name=row["name"], type=row["type"], unit=row["unit"],
@@ -189,9 +192,28 @@ class MeasureController(Controller):
     path = "/api/v1/measures"
     tags = ["measures and data"]
 
-    @get("/", guards=[requires("viewer")], responses=errors())
-    async def list_measures(self, services: Svc) -> list[m.MeasureSummary]:
-        return [summary_out(row) for row in await services.read(measure_data.measures)]
+    @get("/", guards=[requires("viewer")], responses=errors(400),
+         summary="Every measure by name, or one page of them with `limit` (and `offset`)")
+    async def list_measures(
+        self, services: Svc,
+        limit: Annotated[int | None, QueryParameter(
+            ge=1, le=MAX_LIMIT, description=f"At most this many measures (1 to {MAX_LIMIT}); "
+            "the X-Total-Count header says how many there are, a Link header names the next "
+            "page. Without it, every measure.")] = None,
+        offset: Annotated[int, QueryParameter(
+            ge=0, description="Skip this many measures first (with `limit`)")] = 0,
+    ) -> Response[list[m.MeasureSummary]]:
+        if limit is None:
+            rows = await services.read(measure_data.measures)
+            return Response([summary_out(row) for row in rows])
+        async with services.pool.acquire() as conn:
+            total = await measure_data.measures_count(conn, None)
+            rows = await measure_data.measures_page(conn, None, limit, offset)
+        headers = {"X-Total-Count": str(total)}
+        if offset + limit < total:
+            headers["Link"] = (f'</api/v1/measures?limit={limit}&offset={offset + limit}>;'
+                               ' rel="next"')
+        return Response([summary_out(row) for row in rows], headers=headers)
 
     @post("/", guards=[requires("leader")], responses=errors(400, 409))
     async def define(

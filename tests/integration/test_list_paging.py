@@ -181,3 +181,18 @@ async def test_measures_are_listed_a_page_at_a_time_and_by_the_value_they_serve(
     assert "A one" in serving and "C three" in serving and "B two" not in serving
     bad = await viewer.get("/measures?page=x", status=400)
     assert "must be a whole page number, 1 or more; the first page is shown" in bad
+
+
+async def test_the_measures_api_gives_a_page_with_the_total_and_the_next_link(agency):
+    for name in ("A one", "B two", "C three"):
+        await define_measure(agency, name=name)
+    first = await agency.client.get("/api/v1/measures?limit=2", headers=agency.viewer)
+    assert [x["name"] for x in first.json()] == ["A one", "B two"]
+    assert first.headers["x-total-count"] == "3"
+    assert first.headers["link"] == '</api/v1/measures?limit=2&offset=2>; rel="next"'
+    rest = await agency.client.get("/api/v1/measures?limit=2&offset=2", headers=agency.viewer)
+    assert [x["name"] for x in rest.json()] == ["C three"] and "link" not in rest.headers
+    assert len(await agency.listing("/api/v1/measures")) == 3  # without limit: every one
+    for bad in ("limit=0", "limit=x", "limit=2&offset=-1"):
+        refused = await agency.client.get(f"/api/v1/measures?{bad}", headers=agency.viewer)
+        assert refused.status_code == 400, bad
