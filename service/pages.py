@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import date
 from typing import Any
 
@@ -107,6 +108,15 @@ class SessionController(Controller):
         return response
 
 
+CSRF_MARK = f"csrf-mark-{secrets.token_hex(16)}"
+"""Stands in a cached page for the CSRF token of the request it is served to (random per
+process: no text a user writes can contain it)."""
+
+
+def _html(html: str) -> Response[str]:
+    return Response(html, media_type=MediaType.HTML, headers={"Vary": "HX-Request"})
+
+
 async def _board_snapshot(conn: asyncpg.Connection, today: date, query: str,
                           args: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     """The board views' standing and the board's rows, all from one snapshot."""
@@ -125,25 +135,40 @@ class BoardPages(Controller):
     @get("/board", guards=[requires("viewer")], include_in_schema=False)
     async def board(self, request: Req, services: Svc) -> Any:
         """The board's body (cards and overdue revisits) is rendered once per views' state
-        and day, and reused by every request that finds the views still there (see
-        service/read_cache.py); the layout around it (who is signed in, the CSRF token) is
-        rendered for each request."""
+        and day; the whole page once per views' state, day and signed-in person, with this
+        request's CSRF token put in. Either is reused only by requests that find the views
+        exactly as they were (see service/read_cache.py)."""
         today = services.today()
         cache = read_cache_of(request.scope)
         now: Standing | None = None
         if cache is not None:
             state = request.scope.get("state", {})  # the token's check read it already
             now = state["standing"] if "standing" in state else await standing(services, cache)
+        stamp = (now.views, today) if now is not None and now.views is not None else None
+        htmx = is_htmx(request)
+        page_key = ("board", request.scope["user"], request.scope["path"])
+        if cache is not None and stamp is not None and not htmx:
+            found, html = cache.get(page_key, stamp, cache.pages)
+            if found:
+                return _html(html.replace(CSRF_MARK, request_csrf_token(request)))
         body: str | None = None
-        if cache is not None and now is not None and now.views is not None:
-            found, body = cache.get("board", (now.views, today))
+        if cache is not None and stamp is not None:
+            found, body = cache.get("board", stamp)
             if not found:
-                body = await self._board_body(request, services, today, cache)
+                body, stamp = await self._board_body(request, services, today, cache)
         if body is None:
+            stamp = None
             body = self._render_board(request, *await self._board_rows(services, today))
-        if is_htmx(request):
-            return Response(body, media_type=MediaType.HTML, headers={"Vary": "HX-Request"})
-        return page(request, "board.html", board=Markup(body))
+        if htmx:
+            return _html(body)
+        response = page(request, "board.html", board=Markup(body))
+        if cache is None or stamp is None:
+            return response
+        template = request.app.template_engine.get_template("board.html")
+        html = str(template.render(**response.create_template_context(request)))
+        cache.put(page_key, stamp, html.replace(request_csrf_token(request), CSRF_MARK),
+                  cache.pages)
+        return _html(html)
 
     @staticmethod
     async def _board_rows(services: Services, today: date) -> tuple[Any, Any, date]:
@@ -151,18 +176,20 @@ class BoardPages(Controller):
                 await services.read(overdue_revisits.revisits, today, "overdue"), today)
 
     async def _board_body(self, request: Req, services: Services, today: date,
-                          cache: ReadCache) -> str | None:
+                          cache: ReadCache) -> tuple[str | None, Any]:
         """Rendered from the views as they stand in one snapshot, and kept under that
-        standing; None if the views' tables are missing (a rebuild starting)."""
+        standing (returned with it); None if the views' tables are missing (a rebuild
+        starting)."""
         query, args = standing_query(f"{services.cqi.name}_events", services.cqi.name)
         try:
             stamp, rows, overdue = await services.read(_board_snapshot, today, query, args)
         except asyncpg.UndefinedTableError:
-            return None
+            return None, None
         body = self._render_board(request, rows, overdue, today)
-        if stamp is not None:
-            cache.put("board", (stamp, today), body)
-        return body
+        if stamp is None:
+            return body, None
+        cache.put("board", (stamp, today), body)
+        return body, (stamp, today)
 
     @staticmethod
     def _render_board(request: Req, rows: Any, overdue: Any, today: date) -> str:

@@ -71,9 +71,10 @@ def standing_of(row: asyncpg.Record, views: int = len(BOARD_VIEWS)) -> Standing:
 class ReadCache:
     """The fence and the cached entries of one process (one event loop)."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
+    def __init__(self, max_entries: int = 10_000, max_pages: int = 256) -> None:
+        self._entries = Entries(max_entries)
+        self.pages = Entries(max_pages)
+        """Whole pages (~16 KB each), fewer of them."""
         self._next: asyncio.Future[Standing | None] | None = None
         """The fence round that requests arriving now join: not sent yet."""
         self._sending = False
@@ -97,7 +98,7 @@ class ReadCache:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (tests): start afresh
             self._loop, self._next, self._sending = loop, None, False
-            self._entries.clear()
+            self.clear()
         if self._next is None:
             self._next = loop.create_future()
             if not self._sending:
@@ -134,13 +135,37 @@ class ReadCache:
 
     # --- entries ------------------------------------------------------------------------
 
-    def get(self, key: Hashable, stamp: Hashable) -> tuple[bool, Any]:
+    def get(self, key: Hashable, stamp: Hashable, entries: Entries | None = None
+            ) -> tuple[bool, Any]:
         """(True, value) if `key` was stored at exactly `stamp`."""
+        found, value = (entries or self._entries).get(key, stamp)
+        if found:
+            self.hits += 1
+        else:
+            self.misses += 1
+        return found, value
+
+    def put(self, key: Hashable, stamp: Hashable, value: Any,
+            entries: Entries | None = None) -> None:
+        (entries or self._entries).put(key, stamp, value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.pages.clear()
+
+
+class Entries:
+    """Values filed under a key and the stamp they were read at; the least recently stored
+    go first beyond `max_entries`."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
+
+    def get(self, key: Hashable, stamp: Hashable) -> tuple[bool, Any]:
         entry = self._entries.get(key)
         if entry is not None and entry[0] == stamp:
-            self.hits += 1
             return True, entry[1]
-        self.misses += 1
         return False, None
 
     def put(self, key: Hashable, stamp: Hashable, value: Any) -> None:

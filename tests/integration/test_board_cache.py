@@ -94,6 +94,21 @@ async def test_two_roles_share_the_board_body_but_not_the_layout(agency, client,
     assert "Family time within a week" in fragment.text and "<html" not in fragment.text
 
 
+async def test_a_page_from_the_cache_carries_its_own_requests_csrf_token(
+        agency, client, services, cache):
+    from service.security import CSRF_COOKIE, cookie_name, csrf_token
+
+    name = cookie_name(CSRF_COOKIE, services.settings.secure_cookies)
+    await board(client, agency.viewer)
+    for browser in ("first-browsers-cookie", "second-browsers-cookie"):
+        client.cookies.clear()
+        hits = cache.hits
+        page = await board(client, {**agency.viewer, "Cookie": f"{name}={browser}"})
+        assert cache.hits == hits + 2
+        token = csrf_token(services.settings.secret_key, browser, None)
+        assert csrf(page) == token and page.count(token) == 2  # htmx header, sign-out form
+
+
 async def test_a_revoked_token_is_refused_at_once_in_the_same_process(agency, client, services):
     await board(client, agency.member)
     await board(client, agency.member)  # now cached
