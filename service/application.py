@@ -270,17 +270,22 @@ class CQIApplication(Application[uuid.UUID]):
         expected_version: int | None,
         decide: Callable[[A], T],
         also: Callable[[A, T], list[Aggregate]] | None = None,
+        *,
+        latest: int | None = None,
     ) -> Receipt:
         """Load, check the version the caller saw, decide, save; retry a lost race.
 
         A caller that named a version gets StaleVersionError when it is no longer current;
         one that did not is retried against the new state, so no update is ever lost.
+        `latest`: the aggregate's latest stored version, if the caller has just read it
+        (0: none stored); it spares the first attempt its own read.
         """
         with self._stripes[aggregate_id.int % LOCK_STRIPES]:
             for _ in range(MAX_ATTEMPTS):
                 # Taken out of the command cache (or loaded): put back only once it is stored,
                 # so an exception anywhere below leaves no half-changed copy behind.
-                aggregate = self._for_command(cls, aggregate_id)
+                aggregate = self._for_command(cls, aggregate_id, latest)
+                latest = None  # a second attempt reads it afresh
                 if expected_version is not None and aggregate.version != expected_version:
                     raise StaleVersionError(aggregate.version, expected_version)
                 outcome = decide(aggregate)
@@ -301,15 +306,46 @@ class CQIApplication(Application[uuid.UUID]):
                 return receipt
         raise DomainError("This record is too busy right now; try again in a moment.")
 
-    def _for_command(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
+    def _for_command(self, cls: type[A], aggregate_id: uuid.UUID,
+                     latest: int | None = None) -> A:
         """The aggregate to decide on: this process's last saved copy when it is still the
         latest stored version (one indexed read of one row), else loaded from the database."""
         cached = self.command_cache.take(aggregate_id)
         if isinstance(cached, cls):
-            latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
-            if latest and latest[0].originator_version == cached.version:
+            if latest is None:
+                latest = self._latest_versions(aggregate_id).get(aggregate_id, 0)
+            if latest == cached.version:
                 return cached
         return self.load(cls, aggregate_id)
+
+    def _latest_versions(self, *aggregate_ids: uuid.UUID) -> dict[uuid.UUID, int]:
+        """The latest stored version of each aggregate that has events, in one query (one
+        backward index probe each)."""
+        recorder: Any = self.recorder
+        statement = (
+            "SELECT u.id AS id, (SELECT e.originator_version FROM "
+            f'"{recorder.datastore.schema}"."{recorder.events_table_name}" e '
+            "WHERE e.originator_id = u.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
+            "FROM unnest(%s::uuid[]) AS u(id)"
+        )
+        from eventsourcing.persistence import InterfaceError, OperationalError
+        from eventsourcing.utils import retry
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+        def read() -> dict[uuid.UUID, int]:  # retried on a dropped connection, as the library's
+            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, (list(aggregate_ids),), prepare=True)
+                return {row["id"]: row["version"] for row in curs.fetchall()
+                        if row["version"] is not None}
+
+        return read()
+
+    def _values_and_latest(self, aggregate_id: uuid.UUID) -> tuple[set[str], int]:
+        """The agency's value ids and the aggregate's latest stored version, read together:
+        a command that checks values pays one round trip for both."""
+        latest = self._latest_versions(MISSION_ID, aggregate_id)
+        return (self.known_value_ids(mission_version=latest.get(MISSION_ID, 0)),
+                latest.get(aggregate_id, 0))
 
     # --- mission, vision, values ---------------------------------------------------------
 
@@ -319,12 +355,15 @@ class CQIApplication(Application[uuid.UUID]):
         except NotFoundError:
             return None
 
-    def known_value_ids(self) -> set[str]:
+    def known_value_ids(self, mission_version: int | None = None) -> set[str]:
         """The agency's value ids, remembered per version of the mission: most commands check
         their values against them, and then pay one indexed lookup of the mission's version
-        instead of loading the mission."""
-        latest = self.recorder.select_events(MISSION_ID, desc=True, limit=1)
-        version = latest[0].originator_version if latest else 0
+        instead of loading the mission (none when the caller has just read it)."""
+        if mission_version is None:
+            latest = self.recorder.select_events(MISSION_ID, desc=True, limit=1)
+            version = latest[0].originator_version if latest else 0
+        else:
+            version = mission_version
         remembered = self._known_values
         if remembered is not None and remembered[0] == version:
             return set(remembered[1])
@@ -433,10 +472,11 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, *, actor: str, title: object, problem: object,
         aim: object, value_ids: object, expected_version: int | None = None,
     ) -> Receipt:
-        known = self.known_value_ids()
+        known, latest = self._values_and_latest(initiative_id)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.revise_charter(actor=actor, title=title, problem=problem, aim=aim,
-                                             value_ids=value_ids, known_value_ids=known))
+                                             value_ids=value_ids, known_value_ids=known),
+                            latest=latest)
 
     def add_team_member(
         self, initiative_id: uuid.UUID, *, actor: str, name: object, kind: object, role: object,
@@ -449,21 +489,22 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known = self.known_value_ids()
+        known, latest = self._values_and_latest(initiative_id)
         plan, measures = self.linked_measure(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.plan_cycle(actor=actor, plan=plan, known_value_ids=known,
-                                         known_measure_ids=measures))
+                                         known_measure_ids=measures), latest=latest)
 
     def revise_plan(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known = self.known_value_ids()
+        known, latest = self._values_and_latest(initiative_id)
         plan, measures = self.linked_measure(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.revise_plan(actor=actor, number=number, plan=plan,
-                                          known_value_ids=known, known_measure_ids=measures))
+                                          known_value_ids=known, known_measure_ids=measures),
+                            latest=latest)
 
     def record_do(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, observations: object,
@@ -626,10 +667,11 @@ class CQIApplication(Application[uuid.UUID]):
         definition: object, unit: object, direction: object, goal: object = None,
         value_ids: object, expected_version: int | None = None,
     ) -> Receipt:
-        known = self.known_value_ids()
+        known, latest = self._values_and_latest(measure_id)
         return self._change(Measure, measure_id, expected_version, lambda m: m.revise(
             actor=actor, name=name, type=type, definition=definition, unit=unit,
-            direction=direction, goal=goal, value_ids=value_ids, known_value_ids=known))
+            direction=direction, goal=goal, value_ids=value_ids, known_value_ids=known),
+            latest=latest)
 
     # How a measure's charts are read: baseline, phases, exclusions, flags, annotations.
 

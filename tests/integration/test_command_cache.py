@@ -27,11 +27,11 @@ def two_apps(database_url: str) -> Iterator[tuple[CQIApplication, CQIApplication
 
 
 def an_initiative(app: CQIApplication) -> uuid.UUID:
-    app.write_mission(actor=ACTOR, mission="Keep children safe.", vision="Every child thrives.",
-                      revisit_every_months=None)
-    value = app.add_value(actor=ACTOR, name="Safety", description="")
-    value_id = next(iter(app.known_value_ids()))
-    assert value.id
+    if not app.known_value_ids():
+        app.write_mission(actor=ACTOR, mission="Keep children safe.",
+                          vision="Every child thrives.", revisit_every_months=None)
+        app.add_value(actor=ACTOR, name="Safety", description="")
+    value_id = sorted(app.known_value_ids())[0]
     return app.open_initiative(actor=ACTOR, title="Visits", problem="Visits are late.",
                                aim="Visit within a day.", value_ids=[value_id]).id
 
@@ -167,3 +167,44 @@ def test_concurrent_commands_through_two_processes_lose_nothing_and_store_nothin
     assert sorted(stored) == sorted(names)
     versions = [e.originator_version for e in first.history(iid)]
     assert versions == list(range(1, len(names) + 2))
+
+
+def test_only_so_many_aggregates_of_modest_size_are_kept(two_apps):
+    app, _ = two_apps
+    app.command_cache.capacity, app.command_cache.largest_version = 2, 3
+    ids = [an_initiative(app) for _ in range(3)]
+    for iid in ids:
+        add(app, iid, "Ann")  # version 2
+    assert ids[0] not in app.command_cache  # the least recently used went first
+    assert ids[1] in app.command_cache and ids[2] in app.command_cache
+    add(app, ids[2], "Bob")  # version 3: still kept
+    assert ids[2] in app.command_cache
+    add(app, ids[2], "Cy")  # version 4: larger than allowed, no longer kept
+    assert ids[2] not in app.command_cache
+    assert add(app, ids[2], "Dee").version == 5
+    assert team(app, ids[2]) == ["Ann", "Bob", "Cy", "Dee"]
+
+
+def test_a_command_checking_values_reads_them_and_its_aggregates_version_in_one_query(
+        two_apps, monkeypatch):
+    app, other = two_apps
+    iid = an_initiative(app)
+    value_id = sorted(app.known_value_ids())[0]
+    charter = {"actor": ACTOR, "problem": "p", "aim": "a", "value_ids": [value_id]}
+    app.revise_charter(iid, title="First", **charter)  # cached at version 2
+    reads = []
+    latest_versions = app._latest_versions
+    monkeypatch.setattr(app, "_latest_versions", lambda *ids: reads.append(ids)
+                        or latest_versions(*ids))
+    monkeypatch.setattr(app.recorder, "select_events", lambda *a, **k: pytest.fail("read"))
+    monkeypatch.setattr(app, "load", lambda *a, **k: pytest.fail("loaded"))
+    assert app.revise_charter(iid, title="Second", **charter).version == 3
+    assert len(reads) == 1
+    monkeypatch.undo()
+    # a value added by another process is known at once; a stale copy is still reloaded
+    other.add_value(actor=ACTOR, name="Equity", description="")
+    added = (other.known_value_ids() - {value_id}).pop()
+    other.revise_charter(iid, title="Third", **charter)  # version 4, elsewhere
+    receipt = app.revise_charter(iid, title="Fourth", **{**charter, "value_ids": [added]})
+    assert receipt.version == 5
+    assert list(app.load(Initiative, iid).value_ids) == [added]

@@ -101,8 +101,8 @@ def test_a_stale_save_in_a_group_is_refused_alone_and_retried_while_the_others_a
         sizes = slow_first_group(app)
         check = app._for_command
 
-        def stale_for_the_last(cls, initiative_id):
-            aggregate = check(cls, initiative_id)
+        def stale_for_the_last(cls, initiative_id, latest=None):
+            aggregate = check(cls, initiative_id, latest)
             if initiative_id == ids[3] and aggregate.version == 2:
                 # another process stores version 3 after our version check
                 other.add_team_member(initiative_id, actor=ACTOR, name="Bob", kind="staff",
