@@ -19,6 +19,7 @@ so the result is always the one the events give one by one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from psycopg import Cursor, sql
@@ -53,10 +54,10 @@ class Expression:
         raise NotImplementedError
 
     def then(self, later: Any) -> Any:
-        """This, then `later` (a value or an expression), as one; None if they do not fold."""
+        """This, then `later` (a value or an expression), as one; NO_FOLD if they do not."""
         if not isinstance(later, Expression):
             return later
-        return None
+        return NO_FOLD
 
     def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
         raise NotImplementedError
@@ -85,7 +86,7 @@ class Add(Expression):
                 return Add(None)
             if type(self.value) is int and type(later.value) is int:
                 return Add(self.value + later.value)
-            return None  # floats: (x + a) + b need not be x + (a + b)
+            return NO_FOLD  # floats: (x + a) + b need not be x + (a + b)
         return super().then(later)
 
     def sql(self, column: sql.Identifier, param: sql.Composable) -> sql.Composable:
@@ -153,9 +154,9 @@ class Replace(Expression):
         raise NotImplementedError  # two parameters: written by Changes
 
 
-def apply(value: Any, old: Any) -> Any:
-    """The column's new value: `value` itself, or an expression of the old one."""
-    return value(old) if isinstance(value, Expression) else value
+EXPRESSIONS = frozenset({Add, Least, Greatest, Replace})
+NO_FOLD = object()
+"""Two updates of a column that cannot be written as one."""
 
 
 # --- row operations of a batch --------------------------------------------------------------
@@ -179,15 +180,17 @@ class Stage:
 class TableChanges:
     """One table's row operations in a batch, folded per key into stages."""
 
-    __slots__ = ("key", "name", "stages")
+    __slots__ = ("_key", "key", "name", "stages")
 
     def __init__(self, name: str, key: tuple[str, ...]) -> None:
         self.name = name
         self.key = key
         self.stages: list[Stage] = [Stage()]
-
-    def _key(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(row[column] for column in self.key)
+        if len(key) == 1:
+            column = key[0]
+            self._key: Callable[[dict[str, Any]], tuple[Any, ...]] = lambda row: (row[column],)
+        else:
+            self._key = itemgetter(*key)
 
     def insert(self, row: dict[str, Any]) -> None:
         key = self._key(row)
@@ -230,30 +233,28 @@ class TableChanges:
             return  # an UPDATE of no row
         if state != UPDATED:  # the row is known: compute its new values here
             for column, value in changes.items():
-                if isinstance(value, Expression) and column not in held:
-                    raise KeyError(f"{self.name}.{column}: an expression of a column the row "
-                                   "was inserted without")
-                held[column] = apply(value, held.get(column))
+                if value.__class__ in EXPRESSIONS:
+                    if column not in held:
+                        raise KeyError(f"{self.name}.{column}: an expression of a column the "
+                                       "row was inserted without")
+                    value = value(held[column])
+                held[column] = value
             return
-        folded = dict(held)
+        folded = {}
         for column, value in changes.items():
-            if column in folded:
-                merged = _then(folded[column], value)
-                if merged is None:  # does not fold: this update runs after the earlier ones
-                    stage = Stage()
-                    self.stages.append(stage)
-                    stage.rows[key] = [UPDATED, dict(changes)]
-                    return
-                folded[column] = merged
-            else:
-                folded[column] = value
-        entry[1] = folded
-
-
-def _then(earlier: Any, later: Any) -> Any:
-    if isinstance(earlier, Expression):
-        return earlier.then(later)
-    return apply(later, earlier)  # a plain value, then anything: a plain value
+            if column in held:
+                earlier = held[column]
+                if earlier.__class__ in EXPRESSIONS:
+                    value = earlier.then(value)
+                    if value is NO_FOLD:  # this update runs after the earlier ones
+                        stage = Stage()
+                        self.stages.append(stage)
+                        stage.rows[key] = [UPDATED, dict(changes)]
+                        return
+                elif value.__class__ in EXPRESSIONS:
+                    value = value(earlier)
+            folded[column] = value
+        held.update(folded)
 
 
 class Changes:
