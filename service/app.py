@@ -220,13 +220,17 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if services is not None:
             app.state.services = services
-            yield
+            try:
+                yield
+            finally:
+                await app.state.read_cache.close()
             return
         started = await Services.start(settings, clock)
         app.state.services = started
         try:
             yield
         finally:
+            await app.state.read_cache.close()
             await started.stop()
 
     def configure_templates(engine: JinjaTemplateEngine) -> None:

@@ -48,7 +48,8 @@ async def standing(services: Services, cache: ReadCache | None) -> Standing | No
     if cache is None:
         return None
     app = services.cqi
-    return await cache.standing(services.pool, f"{app.name}_events", app.name)
+    return await cache.standing(services.settings.database_url or "", f"{app.name}_events",
+                                app.name)
 
 
 async def token_principal(services: Services, token: str, cache: ReadCache | None = None,

@@ -26,6 +26,7 @@ Why these keys are exact:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -35,6 +36,11 @@ from typing import Any
 import asyncpg
 
 log = logging.getLogger(__name__)
+
+FENCE_TIMEOUT = 5.0
+"""Seconds a fence may take (to connect, or to answer) before the cache is off for it."""
+RETRY_AFTER = 1.0
+"""Seconds without a connection attempt after one failed (the cache stays off meanwhile)."""
 
 BOARD_VIEWS = ("cycle_board_v1", "revisits_v1", "value_names_v1")
 """The views the board page reads (cycle board, overdue revisits, value names)."""
@@ -80,6 +86,8 @@ class ReadCache:
         self._sending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._retry_at = 0.0
         self.enabled = True
         self.hits = 0
         self.misses = 0
@@ -89,8 +97,8 @@ class ReadCache:
 
     # --- the fence ----------------------------------------------------------------------
 
-    async def standing(self, pool: asyncpg.Pool, events_table: str,
-                       application: str) -> Standing | None:
+    async def standing(self, dsn: str, events_table: str, application: str
+                       ) -> Standing | None:
         """Where the database stands, read by a query sent after this call began; None if it
         could not be read (then nothing may be served from the cache)."""
         if not self.enabled:
@@ -98,17 +106,16 @@ class ReadCache:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (tests): start afresh
             self._loop, self._next, self._sending = loop, None, False
+            self._conn, self._retry_at = None, 0.0
             self.clear()
         if self._next is None:
             self._next = loop.create_future()
             if not self._sending:
                 self._sending = True
-                self._task = loop.create_task(
-                    self._send_rounds(pool, events_table, application))
+                self._task = loop.create_task(self._send_rounds(dsn, events_table, application))
         return await asyncio.shield(self._next)
 
-    async def _send_rounds(self, pool: asyncpg.Pool, events_table: str,
-                           application: str) -> None:
+    async def _send_rounds(self, dsn: str, events_table: str, application: str) -> None:
         query, args = standing_query(events_table, application)
         try:
             while self._next is not None:
@@ -117,13 +124,15 @@ class ReadCache:
                 round_, self._next = self._next, None
                 self.fences += 1
                 try:
-                    async with pool.acquire() as conn:
-                        row = await conn.fetchrow(query, *args)
+                    conn = await self._connection(dsn)
+                    row = await conn.fetchrow(query, *args, timeout=FENCE_TIMEOUT)
                     result: Standing | None = standing_of(row)
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
                         TimeoutError) as error:
                     self.fence_failures += 1
                     log.debug("read cache: no standing (%r); not serving from the cache", error)
+                    if not isinstance(error, asyncpg.PostgresError) or _connection_lost(error):
+                        await self._drop_connection()
                     result = None
                 if not round_.done():
                     round_.set_result(result)
@@ -132,6 +141,33 @@ class ReadCache:
             if self._next is not None and not self._next.done():  # cancelled mid-way
                 self._next.set_result(None)
                 self._next = None
+
+    async def _connection(self, dsn: str) -> asyncpg.Connection:
+        """The fence's own connection (a pooled one would cost a reset round trip at each
+        release); after a failure to connect, none is tried for a second."""
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._retry_at:
+            raise ConnectionError("the read cache's connection failed a moment ago")
+        try:
+            self._conn = await asyncpg.connect(dsn, timeout=FENCE_TIMEOUT)
+        except BaseException:
+            self._retry_at = loop.time() + RETRY_AFTER
+            raise
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+
+    async def close(self) -> None:
+        """Close the fence's connection (at shutdown)."""
+        if self._conn is not None and self._loop is asyncio.get_running_loop():
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
 
     # --- entries ------------------------------------------------------------------------
 
@@ -176,6 +212,11 @@ class Entries:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def _connection_lost(error: asyncpg.PostgresError) -> bool:
+    state = getattr(error, "sqlstate", None) or ""
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def read_cache_of(scope: Any) -> ReadCache | None:

@@ -238,22 +238,21 @@ async def test_rebuilt_views_are_read_not_the_body_cached_from_the_dropped_ones(
 async def test_one_fence_query_serves_every_request_that_arrived_before_it_was_sent(
         services):
     cache = ReadCache()
-    app = services.cqi
+    app, dsn = services.cqi, services.settings.database_url
     standings = await asyncio.gather(*(
-        cache.standing(services.pool, f"{app.name}_events", app.name) for _ in range(20)))
+        cache.standing(dsn, f"{app.name}_events", app.name) for _ in range(20)))
     assert cache.fences == 1 and len(set(standings)) == 1
     assert standings[0].events == (app.recorder.max_notification_id() or 0)
     assert standings[0].views is not None
     # A request arriving while a fence query is out waits for the next one.
-    first = asyncio.ensure_future(cache.standing(services.pool, f"{app.name}_events",
-                                                 app.name))
+    first = asyncio.ensure_future(cache.standing(dsn, f"{app.name}_events", app.name))
     await asyncio.sleep(0)
     while cache._next is not None:  # until its round's query is on its way
         await asyncio.sleep(0)
-    second = asyncio.ensure_future(cache.standing(services.pool, f"{app.name}_events",
-                                                  app.name))
+    second = asyncio.ensure_future(cache.standing(dsn, f"{app.name}_events", app.name))
     await asyncio.gather(first, second)
     assert cache.fences == 3
+    await cache.close()
 
 
 def test_role_guards_run_on_the_event_loop_and_templates_are_not_restated(app):
