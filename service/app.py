@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -227,6 +228,11 @@ def create_app(
             return
         started = await Services.start(settings, clock)
         app.state.services = started
+        # Everything built so far (~100,000 objects) lives as long as the process: out of the
+        # garbage collector's sight, a full collection no longer walks it (measured in-process
+        # under load: full collections of 50-250 ms, a page's p99, became a few ms).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -22,6 +22,7 @@ ROLE_NAMES = {"viewer": "a viewer", "auditor": "an auditor", "member": "a CQI te
 
 
 BACKGROUND_REFRESH = b"x-background-refresh"
+READS = ("GET", "HEAD")
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -110,7 +111,9 @@ class AuthenticationMiddleware:
         authorization = _header(scope, b"authorization")
         state = scope.setdefault("state", {})
         if authorization and authorization.lower().startswith("bearer "):
-            cache = read_cache_of(scope)
+            # Reads only: under writes the store's head moves with every command, so a cached
+            # answer would seldom be usable and the fence would only add a round trip.
+            cache = read_cache_of(scope) if scope.get("method") in READS else None
             # Read after this request arrived: reused by the handler (the board) as its own.
             state["standing"] = now = await standing(services, cache)
             principal = await token_principal(services, authorization[7:].strip(), cache, now)

@@ -264,3 +264,22 @@ def test_role_guards_run_on_the_event_loop_and_templates_are_not_restated(app):
 
     assert inspect.iscoroutinefunction(requires("viewer"))
     assert app.template_engine.engine.auto_reload is False
+
+
+async def test_writes_take_no_fence(agency, client, cache):
+    """Under writes the store's head moves with every command: a write's token is checked
+    without the cache (no fence round trip that would seldom pay off)."""
+    await agency.default_value()
+    fences = cache.fences
+    await agency.initiative(title="Written without a fence")
+    assert cache.fences == fences
+
+
+async def test_a_started_app_puts_what_it_built_out_of_the_collectors_sight(settings):
+    import gc
+
+    app = create_app(settings)
+    before = gc.get_freeze_count()
+    async with app.lifespan():
+        assert gc.get_freeze_count() > before
+    gc.unfreeze()
