@@ -154,7 +154,7 @@ class Replace(Expression):
         raise NotImplementedError  # two parameters: written by Changes
 
 
-EXPRESSIONS = frozenset({Add, Least, Greatest, Replace})
+EXPRESSIONS = frozenset(Expression.__subclasses__())  # (a set lookup beats isinstance)
 NO_FOLD = object()
 """Two updates of a column that cannot be written as one."""
 
@@ -303,7 +303,8 @@ def write_stage(curs: Cursor[Any], table: TableChanges, stage: Stage, types: Col
     rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for key, (state, held) in stage.rows.items():
         if state == UPDATED:
-            shape = tuple((c, getattr(v, "kind", "set")) for c, v in held.items())
+            shape = tuple((c, v.kind if v.__class__ in EXPRESSIONS else "set")
+                          for c, v in held.items())
             shapes.setdefault(shape, []).append((key, held))
         elif state != DELETED:
             rows.setdefault(tuple(held), []).append(held)
