@@ -546,6 +546,11 @@ class GroupCommit:
             if len(group) == 1:
                 group[0].error = refusal
                 return
+            culprit = _named_by(refusal, group)
+            if culprit is not None:  # refuse it, store the others together again
+                culprit.error = refusal
+                self._store([save for save in group if save is not culprit])
+                return
             for save in group:
                 self._store([save])
             return
@@ -555,3 +560,25 @@ class GroupCommit:
             return
         for save, ids in zip(group, answers, strict=True):
             save.notification_ids = ids
+
+
+def _named_by(refusal: BaseException, group: list[_Save]) -> _Save | None:
+    """The one save of `group` whose event (originator id and version) or key the unique
+    violation behind `refusal` names, if it names exactly one: PostgreSQL's detail reads
+    `Key (columns)=(values) already exists.`"""
+    error: BaseException | None = refusal
+    detail = None
+    while error is not None and detail is None:
+        diag = getattr(error, "diag", None)
+        detail = getattr(diag, "message_detail", None) if diag is not None else None
+        error = error.__cause__
+    if not isinstance(detail, str):
+        return None
+    named = []
+    for save in group:
+        values = [f"{e.originator_id}, {e.originator_version}" for e in save.events]
+        if isinstance(save.claim, Claim):
+            values.append(f"{save.claim.principal}, {save.claim.key}")
+        if any(detail.endswith(f"=({v}) already exists.") for v in values):
+            named.append(save)
+    return named[0] if len(named) == 1 else None

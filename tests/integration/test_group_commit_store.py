@@ -128,7 +128,9 @@ def test_a_stale_save_in_a_group_is_refused_alone_and_retried_while_the_others_a
         for t in [first, *others]:
             t.join(30)
         assert errors == []
-        assert sizes[0] == 1 and sum(sizes) >= 4
+        # the first alone; the group of three is refused, the two others stored together,
+        # then the stale one again, decided on the version the other process stored
+        assert sizes == [1, 2, 1], sizes
         for initiative_id in ids[:3]:
             assert [m.name for m in other.load(Initiative, initiative_id).team] == ["Ann", "Cy"]
         assert [m.name for m in other.load(Initiative, ids[3]).team] == ["Ann", "Bob", "Cy"]

@@ -91,6 +91,38 @@ def test_a_refused_save_in_a_group_is_refused_alone_and_the_others_are_stored():
     assert store.transactions == [1, 1, 1, 1]
 
 
+class Diag:
+    def __init__(self, detail: str) -> None:
+        self.message_detail = detail
+
+
+class UniqueViolation(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.diag = Diag(detail)
+
+
+def test_a_refusal_that_names_its_save_refuses_it_and_stores_the_others_together():
+    stale = event(version=7)
+
+    class NamingStore(FakeStore):
+        def insert(self, saves):
+            if any(e is stale for evs, _ in saves for e in evs):
+                error = IntegrityError("duplicate key value violates unique constraint")
+                error.__cause__ = UniqueViolation(
+                    "Key (originator_id, originator_version)="
+                    f"({stale.originator_id}, 7) already exists.")
+                raise error
+            return super().insert(saves)
+
+    store = NamingStore(slow_first=0.3)
+    group = GroupCommit(store.insert)
+    results = save_at_once(group, [[event()], [event()], [stale], [event()], [event()]])
+    assert isinstance(results[2], IntegrityError)
+    assert all(isinstance(results[i], list) for i in (0, 1, 3, 4))
+    assert store.transactions == [1, 3]  # not one transaction per save
+
+
 def test_a_key_already_used_in_a_group_refuses_only_its_own_save():
     store = FakeStore(keys_used={"used"}, slow_first=0.3)
     group = GroupCommit(store.insert)
