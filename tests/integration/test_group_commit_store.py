@@ -10,7 +10,7 @@ import uuid
 import psycopg
 
 from domain.initiative import Initiative
-from service import idempotency
+from service import audit, idempotency
 from service.application import CQIApplication, eventsourcing_env
 
 ACTOR = "tester"
@@ -84,6 +84,11 @@ def test_commands_saved_at_the_same_moment_share_one_transaction_and_keep_their_
             if claims[n] is not None:
                 assert keys[f"key-{n}"] == receipt.notification_id
         assert len(keys) == 4
+        with audit.connected(database_url) as conn:  # every grouped event is in the chain
+            report = audit.verify_database(conn)
+            stored_count = conn.execute("SELECT count(*) FROM cqi_events").fetchone()[0]
+        assert report.ok, report.problems
+        assert report.events == stored_count >= 18
     finally:
         app.close()
 
