@@ -18,8 +18,8 @@ from service.services import Req, Svc
 AUDIT_ROLES = ("leader", "auditor")
 
 
-def leader_or_auditor(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-                      ) -> None:
+async def leader_or_auditor(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+                            ) -> None:
     """Leaders publish anchors, auditors check them; the roles between have no business here."""
     principal = demand(connection, "viewer")
     if principal.role not in AUDIT_ROLES:
