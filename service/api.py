@@ -263,14 +263,31 @@ class InitiativeController(Controller):
         self, services: Svc,
         status: Annotated[str | None, QueryParameter(
             description="proposed | active | sustained | closed | abandoned")] = None,
-    ) -> list[s.InitiativeSummary]:
+        limit: Annotated[int | None, QueryParameter(
+            ge=1, le=1000, description="At most this many initiatives (1 to 1000), most "
+            "recently active first; the X-Total-Count header says how many there are, a Link "
+            "header names the next page. Without it, every initiative.")] = None,
+        offset: Annotated[int, QueryParameter(
+            ge=0, description="Skip this many first (with `limit`)")] = 0,
+    ) -> Response[list[s.InitiativeSummary]]:
         if status is not None and status not in STATUSES:
             raise ValidationException(
                 "status must be one of: " + ", ".join(STATUSES),
                 extra={"status": "must be one of: " + ", ".join(STATUSES)},
             )
-        rows = await services.read(cycle_board.initiatives, status)
-        return [
+        headers: dict[str, str] = {}
+        if limit is None:
+            rows = await services.read(cycle_board.initiatives, status)
+        else:
+            async with services.pool.acquire() as conn:
+                total = await cycle_board.initiatives_count(conn, status, None)
+                rows = await cycle_board.initiatives_page(conn, status, None, limit, offset)
+            headers["X-Total-Count"] = str(total)
+            if offset + limit < total:
+                query = f"status={status}&" if status else ""
+                headers["Link"] = (f"</api/v1/initiatives?{query}limit={limit}"
+                                   f'&offset={offset + limit}>; rel="next"')
+        return Response([
             s.InitiativeSummary(
                 id=str(r["initiative_id"]), title=r["title"], status=r["status"],
                 current_cycle=s.CycleRef(r["cycle_number"], r["phase"])
@@ -278,7 +295,7 @@ class InitiativeController(Controller):
                 version=r["version"], updated_at=r["updated_at"],
             )
             for r in rows
-        ]
+        ], headers=headers)
 
     @post("/", guards=[requires("member")], responses=errors(400, 409))
     async def open_initiative(

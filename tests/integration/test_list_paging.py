@@ -196,3 +196,25 @@ async def test_the_measures_api_gives_a_page_with_the_total_and_the_next_link(ag
     for bad in ("limit=0", "limit=x", "limit=2&offset=-1"):
         refused = await agency.client.get(f"/api/v1/measures?{bad}", headers=agency.viewer)
         assert refused.status_code == 400, bad
+
+
+async def test_the_initiatives_api_gives_a_page_with_the_total_and_the_next_link(
+        agency, services):
+    [family] = await agency_values(services, "Family engagement")
+    for n in range(1, 4):
+        await an_initiative(services, family, f"Initiative {n}")
+    first = await agency.client.get("/api/v1/initiatives?limit=2", headers=agency.viewer)
+    assert [x["title"] for x in first.json()] == ["Initiative 3", "Initiative 2"]
+    assert first.headers["x-total-count"] == "3"
+    assert first.headers["link"] == '</api/v1/initiatives?limit=2&offset=2>; rel="next"'
+    rest = await agency.client.get("/api/v1/initiatives?limit=2&offset=2",
+                                   headers=agency.viewer)
+    assert [x["title"] for x in rest.json()] == ["Initiative 1"] and "link" not in rest.headers
+    proposed = await agency.client.get("/api/v1/initiatives?status=proposed&limit=1",
+                                       headers=agency.viewer)
+    assert proposed.headers["link"] == (
+        '</api/v1/initiatives?status=proposed&limit=1&offset=1>; rel="next"')
+    assert len(await agency.listing("/api/v1/initiatives")) == 3  # without limit: every one
+    for bad in ("limit=0", "limit=1001", "limit=x", "limit=2&offset=-1"):
+        refused = await agency.client.get(f"/api/v1/initiatives?{bad}", headers=agency.viewer)
+        assert refused.status_code == 400, bad
