@@ -117,6 +117,7 @@ class ReadCache:
 
     async def _send_rounds(self, dsn: str, events_table: str, application: str) -> None:
         query, args = standing_query(events_table, application)
+        round_: asyncio.Future[Standing | None] | None = None
         try:
             while self._next is not None:
                 # Detached before the query is sent: whoever joins from now on waits for the
@@ -127,10 +128,12 @@ class ReadCache:
                     conn = await self._connection(dsn)
                     row = await conn.fetchrow(query, *args, timeout=FENCE_TIMEOUT)
                     result: Standing | None = standing_of(row)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                        TimeoutError) as error:
+                except Exception as error:  # whatever it was, nothing may be served
                     self.fence_failures += 1
-                    log.debug("read cache: no standing (%r); not serving from the cache", error)
+                    expected = isinstance(error, (OSError, asyncpg.PostgresError,
+                                                  asyncpg.InterfaceError, TimeoutError))
+                    (log.debug if expected else log.warning)(
+                        "read cache: no standing (%r); not serving from the cache", error)
                     if not isinstance(error, asyncpg.PostgresError) or _connection_lost(error):
                         await self._drop_connection()
                     result = None
@@ -138,6 +141,8 @@ class ReadCache:
                     round_.set_result(result)
         finally:
             self._sending = False
+            if round_ is not None and not round_.done():  # its requests must not wait forever
+                round_.set_result(None)
             if self._next is not None and not self._next.done():  # cancelled mid-way
                 self._next.set_result(None)
                 self._next = None
