@@ -21,6 +21,7 @@ from projections.accounts import actor_names
 from service import schemas as s
 from service.application import Receipt
 from service.auth import demand, principal_of, requires
+from service.paging import MAX_OFFSET
 from service.services import Req, Services, Svc
 
 ERROR_MEANINGS = {
@@ -268,7 +269,7 @@ class InitiativeController(Controller):
             "recently active first; the X-Total-Count header says how many there are, a Link "
             "header names the next page. Without it, every initiative.")] = None,
         offset: Annotated[int, QueryParameter(
-            ge=0, description="Skip this many first (with `limit`)")] = 0,
+            ge=0, le=MAX_OFFSET, description="Skip this many first (with `limit`)")] = 0,
     ) -> Response[list[s.InitiativeSummary]]:
         if status is not None and status not in STATUSES:
             raise ValidationException(

@@ -29,6 +29,7 @@ from service.api_measures import errors, measure_row
 from service.auth import requires
 from service.chart_svg import KIND_NAMES
 from service.measure_charts import ChartInputs, chart_inputs, picture, wording
+from service.paging import plain_digits
 from service.schemas import MaybeNumber, Number
 from service.services import Services, Svc
 
@@ -120,7 +121,7 @@ class ChartOut(Struct):
 
 def _whole_number(raw: str) -> int | None:
     text = raw.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if plain_digits(text) else None
 
 
 def chart_options(

@@ -29,6 +29,7 @@ from service import schemas as s
 from service import schemas_measures as m
 from service.api import ERROR_MEANINGS, etag, expected_version, history_entries
 from service.auth import principal_of, requires
+from service.paging import MAX_OFFSET
 from service.services import Req, Services, Svc
 
 MEANINGS = {
@@ -201,7 +202,7 @@ class MeasureController(Controller):
             "the X-Total-Count header says how many there are, a Link header names the next "
             "page. Without it, every measure.")] = None,
         offset: Annotated[int, QueryParameter(
-            ge=0, description="Skip this many measures first (with `limit`)")] = 0,
+            ge=0, le=MAX_OFFSET, description="Skip this many measures first (with `limit`)")] = 0,
     ) -> Response[list[m.MeasureSummary]]:
         if limit is None:
             rows = await services.read(measure_data.measures)

@@ -38,6 +38,7 @@ from service.api import errors, revisit_out
 from service.api_charts import observations
 from service.auth import requires
 from service.measure_charts import ChartInputs, settle, wording
+from service.paging import plain_digits
 from service.services import Services, Svc
 
 STATUSES = (PROPOSED, ACTIVE, *CONCLUSIONS)
@@ -219,7 +220,7 @@ def stale_days_of(raw: str | None) -> int:
     if raw is None or not raw.strip():
         return DEFAULT_STALE_DAYS
     text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_STALE_DAYS:
+    if not plain_digits(text) or not 1 <= int(text) <= MAX_STALE_DAYS:
         raise ValidationError({"stale_days": STALE_DAYS_RULE})
     return int(text)
 

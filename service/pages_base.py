@@ -20,6 +20,7 @@ from domain.initiative import DECISIONS, PHASE_NAMES, TEAM_KINDS
 from domain.revisit import OUTCOMES
 from service import idempotency
 from service.application import Receipt, StaleVersionError
+from service.paging import plain_digits
 from service.security import CSRF_FIELD, csrf_token
 from service.services import Req, Services
 
@@ -159,7 +160,7 @@ def all_of(values: dict[str, Any], key: str) -> list[str]:
 def form_version(values: dict[str, Any]) -> int | None:
     """The version of the aggregate the form was rendered from (hidden field `version`)."""
     raw = text(values, "version").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if plain_digits(raw) else None
 
 
 def whole_number(raw: str) -> object:
@@ -167,7 +168,7 @@ def whole_number(raw: str) -> object:
     raw = raw.strip()
     if not raw:
         return None
-    return int(raw) if raw.isdigit() else raw
+    return int(raw) if plain_digits(raw) else raw
 
 
 def calendar_day(raw: str) -> object:

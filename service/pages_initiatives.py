@@ -45,7 +45,7 @@ from service.pages_base import (
     text,
 )
 from service.pages_measures import figure
-from service.paging import PAGE_SIZE, Page, offset_of, page_number
+from service.paging import PAGE_SIZE, Page, offset_of, page_number, plain_digits
 from service.services import Req, Services, Svc
 
 EMPTY_TEAM_ROWS = 3
@@ -297,7 +297,7 @@ class InitiativePages(Controller):
                 error = "" if found else "the initiative did not exist yet at that time"
         else:
             values, name, key = {"version": version}, "at-version", "version"
-            found = int(version) if version and version.isdigit() else None
+            found = int(version) if version and plain_digits(version) else None
             error = "" if found and found >= 1 else "give a whole number from 1"
             if found and found > latest.version:
                 error, found = f"the latest version is {latest.version}", None

@@ -17,6 +17,15 @@ from domain.errors import ValidationError
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
 PAGE_RULE = "must be a whole page number, 1 or more"
+MAX_OFFSET = 1_000_000_000
+"""The API's `offset` goes no further (the database refuses one past 64 bits with an error)."""
+
+
+def plain_digits(text: str, most: int = 18) -> bool:
+    """Only the digits 0-9, at most `most` of them: what `int()` turns into a number the
+    database takes (`str.isdigit` also accepts digits such as "²" that `int` refuses, and
+    `int` refuses more than 4,300 digits)."""
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
 
 
 def page_number(raw: str | None) -> int:
@@ -25,7 +34,7 @@ def page_number(raw: str | None) -> int:
     if raw is None or not raw.strip():
         return 1
     text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+    if not plain_digits(text) or not 1 <= int(text) <= MAX_PAGE:
         raise ValidationError({"page": PAGE_RULE})
     return int(text)
 

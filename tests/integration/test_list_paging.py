@@ -179,8 +179,9 @@ async def test_measures_are_listed_a_page_at_a_time_and_by_the_value_they_serve(
     serving = text_of(await viewer.get(f"/measures?value={family}"))
     assert "Measures serving Family engagement 2" in serving
     assert "A one" in serving and "C three" in serving and "B two" not in serving
-    bad = await viewer.get("/measures?page=x", status=400)
-    assert "must be a whole page number, 1 or more; the first page is shown" in bad
+    for page in ("x", "\u00b2", "9" * 5000):
+        bad = await viewer.get(f"/measures?page={page}", status=400)
+        assert "must be a whole page number, 1 or more; the first page is shown" in bad
 
 
 async def test_the_measures_api_gives_a_page_with_the_total_and_the_next_link(agency):
@@ -193,7 +194,7 @@ async def test_the_measures_api_gives_a_page_with_the_total_and_the_next_link(ag
     rest = await agency.client.get("/api/v1/measures?limit=2&offset=2", headers=agency.viewer)
     assert [x["name"] for x in rest.json()] == ["C three"] and "link" not in rest.headers
     assert len(await agency.listing("/api/v1/measures")) == 3  # without limit: every one
-    for bad in ("limit=0", "limit=x", "limit=2&offset=-1"):
+    for bad in ("limit=0", "limit=x", "limit=2&offset=-1", "limit=2&offset=99999999999999999999"):
         refused = await agency.client.get(f"/api/v1/measures?{bad}", headers=agency.viewer)
         assert refused.status_code == 400, bad
 
@@ -215,6 +216,7 @@ async def test_the_initiatives_api_gives_a_page_with_the_total_and_the_next_link
     assert proposed.headers["link"] == (
         '</api/v1/initiatives?status=proposed&limit=1&offset=1>; rel="next"')
     assert len(await agency.listing("/api/v1/initiatives")) == 3  # without limit: every one
-    for bad in ("limit=0", "limit=1001", "limit=x", "limit=2&offset=-1"):
+    for bad in ("limit=0", "limit=1001", "limit=x", "limit=2&offset=-1",
+                "limit=2&offset=99999999999999999999", "limit=2&offset=1000000001"):
         refused = await agency.client.get(f"/api/v1/initiatives?{bad}", headers=agency.viewer)
         assert refused.status_code == 400, bad
