@@ -34,12 +34,15 @@ test-integration: $(VENV)
 	$(BIN)/pytest -q $(PARALLEL) tests/integration
 
 # The tests whose SQL could differ between PostgreSQL versions: the event store and its audit
-# trigger, every view, sessions, throttling, idempotency keys. CI runs them again on the
+# trigger, every view and its batch writes, snapshots, group commit, the read cache's fence, the
+# paged lists, sessions, throttling, idempotency keys. CI runs them again on the
 # PostgreSQL 15 server (TEST_DATABASE_URL); the pages read the same views.
 SQL_TESTS := $(wildcard tests/integration/test_api_*.py) $(addprefix tests/integration/, \
 	test_rebuild.py test_audit_chain.py test_idempotency.py test_sessions.py \
 	test_sign_in_throttle.py test_concurrency.py test_portfolio.py test_runner_health.py \
-	test_cycle_measures.py test_demo_measures.py)
+	test_cycle_measures.py test_demo_measures.py test_projection_batches.py \
+	test_group_commit_store.py test_command_cache.py test_snapshot_format.py test_board_cache.py \
+	test_list_paging.py)
 
 test-sql: $(VENV)
 	$(BIN)/pytest -q $(PARALLEL) $(SQL_TESTS)
