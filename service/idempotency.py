@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from litestar import Litestar
 from litestar.enums import ParamType
@@ -488,8 +488,9 @@ class GroupCommit:
     first), stores them together and wakes their threads with their notification ids; then
     hands the lead to the oldest save that arrived meanwhile. A group that the store refuses
     (a version someone else stored first, a key already used) stores nothing, so each of its
-    saves is tried again alone and gets its own answer; any other error is every save's answer
-    (none was stored, as when each save was alone). A save is acknowledged only once the
+    saves is tried again alone and gets its own answer, as after any error that one save's data
+    could cause; a connection error is every save's answer (none was stored, as when each save
+    was alone). A save is acknowledged only once the
     transaction holding it has committed."""
 
     def __init__(self, insert: Callable[[list[tuple[Sequence[StoredEvent], Claim | None]]],
@@ -552,6 +553,18 @@ class GroupCommit:
                 self._store([save for save in group if save is not culprit])
                 return
             for save in group:
+                self._store([save])
+            return
+        except (OperationalError, InterfaceError, psycopg.OperationalError,
+                psycopg.InterfaceError) as error:  # the database failed, not one save's data
+            for save in group:
+                save.error = error
+            return
+        except Exception as error:
+            if len(group) == 1:
+                group[0].error = error
+                return
+            for save in group:  # one save's own data may be at fault: each gets its own answer
                 self._store([save])
             return
         except BaseException as error:

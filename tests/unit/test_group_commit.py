@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import DataError, IntegrityError, OperationalError, StoredEvent
 
 from service.idempotency import GroupCommit, KeyAlreadyUsed
 
@@ -139,14 +139,31 @@ def test_any_other_error_is_every_saves_answer_and_the_next_save_still_goes_thro
         calls.append(len(saves))
         if len(calls) <= 2:
             time.sleep(0.2)
-            raise OSError("the database went away")
+            raise OperationalError("the database went away")
         return [[1] for _ in saves]
 
     group = GroupCommit(broken)
     results = save_at_once(group, [[event()] for _ in range(5)])
-    assert all(isinstance(r, OSError) for r in results.values())
+    assert all(isinstance(r, OperationalError) for r in results.values())
     assert calls == [1, 4]  # not retried alone: nothing was stored
     assert group.insert([event()], None) == [1]  # the lead was handed back
+
+
+def test_a_save_whose_own_data_fails_fails_alone_and_the_others_are_stored():
+    bad = event()
+
+    class PickyStore(FakeStore):
+        def insert(self, saves):
+            if any(e is bad for evs, _ in saves for e in evs):
+                raise DataError("invalid input syntax for type json")
+            return super().insert(saves)
+
+    store = PickyStore(slow_first=0.3)
+    group = GroupCommit(store.insert)
+    results = save_at_once(group, [[event()], [event()], [bad], [event()]])
+    assert isinstance(results[2], DataError)
+    assert all(isinstance(results[i], list) for i in (0, 1, 3))
+    assert store.transactions == [1, 1, 1]  # the first; then, after the group failed, each alone
 
 
 def test_groups_stay_under_the_size_limit():
