@@ -31,17 +31,29 @@ DEFAULT_CAPACITY = 64
 LARGEST_VERSION = 1_000
 """Aggregates with more events than this are not kept: their memory grows with their history
 (a 10,000-event initiative's snapshot is ~2 MB), while loading them from their latest snapshot
-costs a few milliseconds. 64 aggregates of up to 1,000 events stay well inside a worker's
-memory budget."""
+costs a few milliseconds."""
+LARGEST_SIZE = 2_000
+"""Nor are aggregates holding more than this many items in their collections (a measure's data
+points, an initiative's cycles and team): one import can give a measure 10,000 points in two
+events. 64 aggregates within both bounds stay well inside a worker's memory budget."""
+
+
+def size_of(aggregate: Any) -> int:
+    """How many items the aggregate's collections hold (its state's lists, dicts and sets),
+    the part of its memory that grows with use."""
+    return sum(len(value) for value in vars(aggregate).values()
+               if isinstance(value, (list, dict, set, frozenset, tuple)))
 
 
 class CommandCache:
     """At most `capacity` aggregates, the least recently used dropped first."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY,
-                 largest_version: int = LARGEST_VERSION) -> None:
+                 largest_version: int = LARGEST_VERSION,
+                 largest_size: int = LARGEST_SIZE) -> None:
         self.capacity = capacity
         self.largest_version = largest_version
+        self.largest_size = largest_size
         self._items: OrderedDict[uuid.UUID, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -53,7 +65,8 @@ class CommandCache:
     def keep(self, aggregate: Any) -> None:
         """Keep an aggregate whose every event is stored (none pending)."""
         if (self.capacity <= 0 or aggregate.pending_events
-                or aggregate.version > self.largest_version):
+                or aggregate.version > self.largest_version
+                or size_of(aggregate) > self.largest_size):
             return
         with self._lock:
             self._items[aggregate.id] = aggregate
