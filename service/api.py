@@ -280,7 +280,9 @@ class InitiativeController(Controller):
         if limit is None:
             rows = await services.read(cycle_board.initiatives, status)
         else:
-            async with services.pool.acquire() as conn:
+            # the count and the rows from one snapshot: they agree while others write
+            async with services.pool.acquire() as conn, conn.transaction(
+                    isolation="repeatable_read", readonly=True):
                 total = await cycle_board.initiatives_count(conn, status, None)
                 rows = await cycle_board.initiatives_page(conn, status, None, limit, offset)
             headers["X-Total-Count"] = str(total)

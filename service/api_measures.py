@@ -207,7 +207,9 @@ class MeasureController(Controller):
         if limit is None:
             rows = await services.read(measure_data.measures)
             return Response([summary_out(row) for row in rows])
-        async with services.pool.acquire() as conn:
+        # the count and the rows from one snapshot: they agree while others write
+        async with services.pool.acquire() as conn, conn.transaction(
+                isolation="repeatable_read", readonly=True):
             total = await measure_data.measures_count(conn, None)
             rows = await measure_data.measures_page(conn, None, limit, offset)
         headers = {"X-Total-Count": str(total)}

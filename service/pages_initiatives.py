@@ -224,7 +224,9 @@ class InitiativePages(Controller):
             number = page_number(page_)
         except ValidationError as exc:
             form.errors, form.status, number = dict(exc.errors), 400, 1
-        async with services.pool.acquire() as conn:
+        # the count and the rows from one snapshot: they agree while others write
+        async with services.pool.acquire() as conn, conn.transaction(
+                isolation="repeatable_read", readonly=True):
             total = await cycle_board.initiatives_count(conn, chosen, value_id)
             number, offset = offset_of(number, total, PAGE_SIZE)
             rows = await cycle_board.initiatives_page(conn, chosen, value_id, PAGE_SIZE, offset)

@@ -228,7 +228,9 @@ async def render_measures(request: Req, services: Services, forms: Forms | None 
         number = page_number(page_)
     except ValidationError as exc:
         paging.errors, number = dict(exc.errors), 1
-    async with services.pool.acquire() as conn:
+    # the count and the rows from one snapshot: they agree while others write
+    async with services.pool.acquire() as conn, conn.transaction(
+            isolation="repeatable_read", readonly=True):
         total = await measure_data.measures_count(conn, value_id)
         number, offset = offset_of(number, total, PAGE_SIZE)
         rows = await measure_data.measures_page(conn, value_id, PAGE_SIZE, offset)
