@@ -73,7 +73,9 @@ async def alignment_rows(services: Services, items: int = PAGE_ITEMS) -> list[Al
     measures, training steps, active and finished cycles, and how many there are), then let
     the domain's rules assemble the matrix and name its gaps."""
     zone, today = services.settings.zone.key, services.today()
-    async with services.pool.acquire() as conn:
+    # Every count and list from one snapshot: they agree with each other while others write.
+    async with services.pool.acquire() as conn, conn.transaction(
+            isolation="repeatable_read", readonly=True):
         values = await alignment_view.values(conn)
         standards = await alignment_view.current_standards(conn, items)
         measures, measure_counts = await alignment_view.value_measures(conn, items)
@@ -304,7 +306,9 @@ async def read_dashboard(services: Services, stale_days: int, items: int = DASHB
     each; the signals of the `charts` measures with the most recent data."""
     today = services.today()
     zone = services.settings.zone.key
-    async with services.pool.acquire() as conn:
+    # Every count and list from one snapshot: they agree with each other while others write.
+    async with services.pool.acquire() as conn, conn.transaction(
+            isolation="repeatable_read", readonly=True):
         statuses = await cycle_board.status_counts(conn)
         phases = await cycle_board.active_phase_counts(conn)
         stale = await alignment_view.stale_cycles(conn, today, zone, stale_days, items)
