@@ -332,10 +332,7 @@ async def points_of(
     rows = await conn.fetch(
         f"SELECT p.measure_id, {_POINT_COLUMNS}{_POINT_FROM} WHERE p.measure_id = ANY($1)"
         " ORDER BY p.measure_id, p.period", measure_ids)
-    out: dict[uuid.UUID, list[asyncpg.Record]] = {m: [] for m in measure_ids}
-    for row in rows:
-        out[row["measure_id"]].append(row)
-    return out
+    return _by_measure(rows, measure_ids)
 
 
 async def marks_of(
@@ -345,6 +342,12 @@ async def marks_of(
     rows = await conn.fetch(
         f"SELECT measure_id, kind, day, label FROM {MARKS} WHERE measure_id = ANY($1)"
         " ORDER BY measure_id, day, kind", measure_ids)
+    return _by_measure(rows, measure_ids)
+
+
+def _by_measure(rows: list[asyncpg.Record], measure_ids: list[uuid.UUID]
+                ) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """Each measure's rows, in the order read (an empty list for a measure with none)."""
     out: dict[uuid.UUID, list[asyncpg.Record]] = {m: [] for m in measure_ids}
     for row in rows:
         out[row["measure_id"]].append(row)
