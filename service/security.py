@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,11 +110,25 @@ SESSIONS_DDL = (
 )
 
 
+AccountFacts = tuple[str, str, str, bool]
+"""An account's login, display name, role and whether it is active."""
+
+
 class SessionStore:
     def __init__(self, pool: asyncpg.Pool, lifetime: timedelta, idle: timedelta) -> None:
         self.pool = pool
         self.lifetime = lifetime
         self.idle = idle
+        self.events_table: str | None = None
+        self.application = ""
+        self.account_of: Callable[[uuid.UUID], Awaitable[AccountFacts | None]] | None = None
+        """Set by the services (`ask_accounts`): then the accounts view speaks for a session's
+        account only once it has seen the account's latest event; else the account does."""
+
+    def ask_accounts(self, events_table: str, application: str,
+                     account_of: Callable[[uuid.UUID], Awaitable[AccountFacts | None]]) -> None:
+        self.events_table, self.application, self.account_of = (
+            events_table, application, account_of)
 
     async def create_tables(self) -> None:
         async with self.pool.acquire() as conn:
@@ -140,18 +156,43 @@ class SessionStore:
         records the use (a person acted); automatic refreshes pass False."""
         async with self.pool.acquire() as conn:
             # The role and the account's standing come from the accounts view, not from the
-            # session: a role changed or an account deactivated takes effect at once.
-            # (Until the view has the account, e.g. a moment after `cqi user add`, the values
-            # recorded at sign-in stand in.)
-            row = await conn.fetchrow(
+            # session: a role changed or an account deactivated takes effect at once. The view
+            # counts only once it has seen the account's latest event; while it lags (another
+            # process's change not applied yet, the views stuck or rebuilt) the account itself
+            # is asked. (Without `ask_accounts`, the values recorded at sign-in stand in until
+            # the view has the account.)
+            fresh = "TRUE"
+            if self.events_table is not None:
+                fresh = (
+                    f"(a.account_id IS NOT NULL AND (SELECT notification_id FROM"
+                    f" {self.events_table} WHERE originator_id = s.account_id"
+                    "  ORDER BY originator_version DESC LIMIT 1)"
+                    f" <= (SELECT max(notification_id) FROM {ACCOUNTS}_tracking"
+                    "     WHERE application_name = $2))")
+            query = (
                 "SELECT s.account_id, COALESCE(a.login, s.login) AS login,"
                 " COALESCE(a.display_name, s.display_name) AS display_name,"
                 " COALESCE(a.role, s.role) AS role, COALESCE(a.active, TRUE) AS active,"
-                f" s.created_at, s.last_seen_at FROM web_sessions s LEFT JOIN {ACCOUNTS} a"
-                " USING (account_id) WHERE s.id_hash = $1", _digest(session_id),
-            )
-            if row is None:
+                f" s.created_at, s.last_seen_at, {fresh} AS fresh FROM web_sessions s"
+                f" LEFT JOIN {ACCOUNTS} a USING (account_id) WHERE s.id_hash = $1")
+            args: list[Any] = [_digest(session_id)]
+            if self.events_table is not None:
+                args.append(self.application)
+            try:
+                found = await conn.fetchrow(query, *args)
+            except asyncpg.UndefinedTableError:  # the views are being rebuilt
+                found = await conn.fetchrow(
+                    "SELECT account_id, login, display_name, role, TRUE AS active, created_at,"
+                    " last_seen_at, FALSE AS fresh FROM web_sessions WHERE id_hash = $1",
+                    _digest(session_id))
+            if found is None:
                 return None
+            row = dict(found)
+            if not row["fresh"] and self.account_of is not None:
+                facts = await self.account_of(row["account_id"])
+                if facts is None:
+                    return None
+                row["login"], row["display_name"], row["role"], row["active"] = facts
             if not row["active"]:
                 await conn.execute("DELETE FROM web_sessions WHERE account_id = $1",
                                    row["account_id"])

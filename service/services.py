@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,12 +20,13 @@ from eventsourcing.persistence import IntegrityError
 from litestar import Request
 from litestar.di import NamedDependency
 
-from domain.errors import DomainError
+from domain.account import Account
+from domain.errors import DomainError, NotFoundError
 from service import idempotency
 from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.hardening import create_throttle_tables
 from service.projection_runner import SCHEMA_LOCK_KEY, ProjectionRunner
-from service.security import SessionStore, password_hasher, verify_password
+from service.security import AccountFacts, SessionStore, password_hasher, verify_password
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,18 @@ def _argon2_slots() -> anyio.CapacityLimiter:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+async def _account_facts(cqi: CQIApplication, account: uuid.UUID) -> AccountFacts | None:
+    """A session's account as its own events have it (when the accounts view lags)."""
+    def facts() -> AccountFacts | None:
+        try:
+            found = cqi.load(Account, account)
+        except NotFoundError:
+            return None
+        return found.login, found.display_name, found.role, found.active
+
+    return await anyio.to_thread.run_sync(facts)
 
 
 def system_clock() -> datetime:
@@ -83,6 +97,8 @@ class Services:
                 await create_throttle_tables(pool)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK_KEY)
+        sessions.ask_accounts(f"{cqi.name}_events", cqi.name,
+                              functools.partial(_account_facts, cqi))
         runner = ProjectionRunner(cqi)
         await anyio.to_thread.run_sync(runner.start)
         hasher = password_hasher(settings.password_hash_cost)

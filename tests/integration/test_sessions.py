@@ -63,6 +63,32 @@ async def test_a_deactivated_account_loses_its_open_session(client, accounts, se
     assert response.headers["location"].startswith("/sign-in")
 
 
+async def test_a_role_change_or_deactivation_applies_at_once_while_the_views_are_stuck(
+    client, accounts, services, monkeypatch
+):
+    """The accounts view speaks for a session only once it has seen the account's latest event:
+    while the views are stuck (here a view fails on every event), the account itself decides."""
+    import asyncio
+
+    leader, leader_id = await signed_in(client, accounts, "leader")
+    await leader.get("/accounts")
+    board = next(p for p in services.runner.projections if p.name.startswith("cycle_board"))
+
+    def broken(curs, events):
+        raise RuntimeError("the disk under this view is full")
+
+    monkeypatch.setattr(board, "apply", broken)
+    await services.call(services.cqi.change_role, uuid.UUID(leader_id), actor="test",
+                        role="viewer")
+    await asyncio.sleep(0.3)  # the runner has tried (and failed) to apply it
+    assert services.runner.error is not None
+    assert (await client.get("/accounts")).status_code == 403  # a viewer now
+    assert (await client.get("/board")).status_code == 200
+    await services.call(services.cqi.deactivate_account, uuid.UUID(leader_id), actor="test")
+    response = await client.get("/board")
+    assert response.status_code == 303 and response.headers["location"].startswith("/sign-in")
+
+
 async def test_a_session_unused_for_the_idle_time_ends_even_if_the_board_kept_refreshing(
     client, accounts, clock
 ):
