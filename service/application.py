@@ -31,7 +31,7 @@ from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
 from service.audit import ensure_chain_for
-from service.codec import CQIMapper, CQITranscoder, SnapshotRecorder
+from service.codec import CQIMapper, CQITranscoder, SnapshotRecorder, SnapshotStore
 from service.hardening import account_change
 from service.idempotency import note_detail
 from service.settings import parse_database_url
@@ -167,7 +167,8 @@ class CQIApplication(Application[uuid.UUID]):
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=CQIMapper)
 
     def construct_snapshot_store(self) -> EventStore[uuid.UUID]:
-        """Snapshots are read in PostgreSQL's binary format (a large one is 15x faster so)."""
+        """Snapshots are read in PostgreSQL's binary format (a large one is 15x faster so), and a
+        large one this process parsed before is built from its kept layout (SnapshotCache)."""
         datastore = getattr(self.factory, "datastore", None)
         if datastore is None:  # not PostgreSQL
             return super().construct_snapshot_store()
@@ -175,7 +176,7 @@ class CQIApplication(Application[uuid.UUID]):
         recorder = SnapshotRecorder(datastore=datastore, events_table_name=table)
         if self.factory.env_create_table():  # type: ignore[attr-defined]
             recorder.create_table()
-        return self.factory.event_store(mapper=self.mapper, recorder=recorder)
+        return SnapshotStore(mapper=self.mapper, recorder=recorder)
 
     # --- plumbing ------------------------------------------------------------------------
 

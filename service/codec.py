@@ -20,10 +20,11 @@ Snapshots are also read in PostgreSQL's binary format (`SnapshotRecorder`).
 from __future__ import annotations
 
 import dataclasses
+import threading
 import types
 import typing
-from collections import deque
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import repeat
@@ -33,6 +34,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import CanSnapshotAggregate
 from eventsourcing.persistence import (
+    EventStore,
     JSONTranscoder,
     Mapper,
     MapperDeserialisationError,
@@ -41,7 +43,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import get_topic, resolve_topic
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from domain.account import Account
 from domain.initiative import Cycle, Initiative, TeamMember
@@ -100,10 +102,12 @@ class _Layouts:
             return self._dataclass(tp)
         origin = typing.get_origin(tp)
         args = typing.get_args(tp)
+        # A container always gets a converter, at least a copy: decoded layouts may be kept
+        # and built into aggregates again (SnapshotCache), which must never share a list.
         if origin is list:
             item, convert = self.mirror(args[0])
             if convert is None:
-                return list[item], None  # type: ignore[valid-type]
+                return list[item], list  # type: ignore[valid-type]
             many = self.many.get(convert) or (lambda values: [convert(v) for v in values])
             return list[item], many  # type: ignore[valid-type]
         if origin is dict:
@@ -111,7 +115,7 @@ class _Layouts:
                 raise TypeError(f"only str keys are supported, not {tp}")
             item, convert = self.mirror(args[1])
             if convert is None:
-                return dict[str, item], None  # type: ignore[valid-type]
+                return dict[str, item], dict  # type: ignore[valid-type]
             many = self.many.get(convert)
             if many is not None:
                 return dict[str, item], lambda values: dict(  # type: ignore[valid-type]
@@ -249,6 +253,11 @@ class SnapshotCodec:
 
     def decode(self, data: bytes) -> tuple[str, datetime, dict[str, Any]]:
         """(aggregate topic, timestamp, state) of typed snapshot bytes."""
+        return self.build(self.parse(data))
+
+    def parse(self, data: bytes) -> ParsedSnapshot:
+        """Typed snapshot bytes, decoded into their layout: what `build` makes a state of, as
+        many times as asked (nothing in it is handed out)."""
         start = len(SNAPSHOT_MAGIC) + 1  # the topic, a string with no escapes, comes second
         if not data.startswith(SNAPSHOT_MAGIC) or data[start - 1:start] != b'"':
             raise ValueError("not a typed snapshot")
@@ -259,10 +268,24 @@ class SnapshotCodec:
         envelope = codec.decoder.decode(data)
         if envelope.format != SNAPSHOT_FORMAT or envelope.topic != topic:
             raise ValueError("not a typed snapshot")
-        state = codec.state(envelope.state)
+        return ParsedSnapshot(codec, envelope, len(data))
+
+    @staticmethod
+    def build(parsed: ParsedSnapshot) -> tuple[str, datetime, dict[str, Any]]:
+        """(aggregate topic, timestamp, state): new objects each time, sharing only immutable
+        values (strings, numbers, dates) with the layout."""
+        envelope = parsed.envelope
+        state = parsed.codec.state(envelope.state)
         if envelope.class_version != 1:
             state["class_version"] = envelope.class_version
-        return topic, envelope.timestamp, state
+        return envelope.topic, envelope.timestamp, state
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedSnapshot:
+    codec: _StateCodec
+    envelope: Any
+    size: int  # bytes of the snapshot as stored
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -321,19 +344,27 @@ class CQIMapper(Mapper[Any]):
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        state = stored_event.state
-        if state[:1] == SNAPSHOT_MAGIC[:1] and state.startswith(SNAPSHOT_MAGIC):
+        if self.is_typed_snapshot(stored_event):
             return self._typed_snapshot(stored_event)
         return super().to_domain_event(stored_event)
 
     def _typed_snapshot(self, stored_event: StoredEvent) -> Any:
-        cls = resolve_topic(stored_event.topic)
+        return self.snapshot_event(stored_event, self.parse_snapshot(stored_event))
+
+    def parse_snapshot(self, stored_event: StoredEvent) -> ParsedSnapshot:
+        """A typed snapshot's layout (see `SnapshotCodec.parse`)."""
         try:
-            topic, timestamp, state = self.snapshot_codec.decode(stored_event.state)
+            return self.snapshot_codec.parse(stored_event.state)
         except Exception as error:
             raise MapperDeserialisationError(
                 f"Failed to deserialise the typed snapshot of {stored_event.originator_id} at "
                 f"version {stored_event.originator_version}: {error}") from error
+
+    def snapshot_event(self, stored_event: StoredEvent, parsed: ParsedSnapshot) -> Any:
+        """A new snapshot event (with a new state) from a parsed typed snapshot; only the
+        stored event's id, version and topic are read."""
+        cls = resolve_topic(stored_event.topic)
+        topic, timestamp, state = self.snapshot_codec.build(parsed)
         id_convertor = find_id_convertor(cls, type(stored_event.originator_id))
         snapshot = object.__new__(cls)
         object.__setattr__(snapshot, "__dict__", {
@@ -344,6 +375,11 @@ class CQIMapper(Mapper[Any]):
             "state": state,
         })
         return snapshot
+
+    @staticmethod
+    def is_typed_snapshot(stored_event: StoredEvent) -> bool:
+        state = stored_event.state
+        return state[:1] == SNAPSHOT_MAGIC[:1] and state.startswith(SNAPSHOT_MAGIC)
 
 
 # --- reading snapshots ---------------------------------------------------------------------------
@@ -381,3 +417,122 @@ class SnapshotRecorder(PostgresAggregateRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+    def latest(self, originator_id: Any, lte: int | None = None) -> StoredEvent | None:
+        """The newest snapshot at or before `lte` without its state (`state` is empty): one
+        read of the primary key's index."""
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic FROM {schema}.{table}"
+            " WHERE originator_id = %s AND originator_version <= %s"
+            " ORDER BY originator_version DESC LIMIT 1",
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [originator_id, MAX_VERSION if lte is None else lte],
+                         prepare=True)
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return StoredEvent(originator_id=row["originator_id"],
+                           originator_version=row["originator_version"], topic=row["topic"],
+                           state=b"")
+
+
+MAX_VERSION = 2**63 - 1
+
+
+class SnapshotCache:
+    """Large typed snapshots this process has parsed, by (aggregate id, version).
+
+    A stored snapshot never changes: its (aggregate id, version) is the table's primary key and
+    its state is what the aggregate's events give at that version (`cqi verify` checks). So
+    when the newest snapshot of an aggregate is one already parsed here, it need not be read
+    and parsed again: the aggregate is built from the kept layout, into new objects each time
+    (`SnapshotCodec.build`), and the events after it are read as always. Only snapshots of at
+    least `min_size` bytes are kept (a small one reads and parses in well under a millisecond),
+    at most `max_bytes` of them (as stored), the least recently used dropped first."""
+
+    def __init__(self, max_bytes: int = 16 * 2**20, min_size: int = 64 * 2**10) -> None:
+        self.max_bytes = max_bytes
+        self.min_size = min_size
+        self._entries: OrderedDict[tuple[Any, int], tuple[StoredEvent, ParsedSnapshot]] = \
+            OrderedDict()
+        self._versions: dict[Any, int] = {}  # aggregate id -> how many of its snapshots are kept
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def holds_any(self, originator_id: Any) -> bool:
+        return originator_id in self._versions
+
+    def get(self, originator_id: Any, version: int) -> tuple[StoredEvent, ParsedSnapshot] | None:
+        with self._lock:
+            entry = self._entries.get((originator_id, version))
+            if entry is not None:
+                self._entries.move_to_end((originator_id, version))
+            return entry
+
+    def put(self, stored: StoredEvent, parsed: ParsedSnapshot) -> None:
+        if parsed.size < self.min_size or parsed.size > self.max_bytes:
+            return
+        key = (stored.originator_id, stored.originator_version)
+        meta = StoredEvent(originator_id=stored.originator_id,
+                           originator_version=stored.originator_version, topic=stored.topic,
+                           state=b"")
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (meta, parsed)
+            self._versions[key[0]] = self._versions.get(key[0], 0) + 1
+            self._bytes += parsed.size
+            while self._bytes > self.max_bytes:
+                (old_id, _), (_, old) = self._entries.popitem(last=False)
+                self._bytes -= old.size
+                left = self._versions[old_id] - 1
+                if left:
+                    self._versions[old_id] = left
+                else:
+                    del self._versions[old_id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._versions.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class SnapshotStore(EventStore[Any]):
+    """The snapshot store: the newest snapshot at or before a version (what the repository asks
+    for) comes from the `SnapshotCache` when it holds it; everything else as the library reads
+    it."""
+
+    mapper: CQIMapper
+    recorder: SnapshotRecorder
+
+    def __init__(self, mapper: CQIMapper, recorder: SnapshotRecorder,
+                 cache: SnapshotCache | None = None) -> None:
+        super().__init__(mapper=mapper, recorder=recorder)
+        self.cache = SnapshotCache() if cache is None else cache
+
+    def get(
+        self, originator_id: Any, *, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> Iterator[Any]:
+        if not (desc and limit == 1 and gt is None):
+            return super().get(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        if self.cache.holds_any(originator_id):
+            latest = self.recorder.latest(originator_id, lte)
+            if latest is None:
+                return iter(())
+            kept = self.cache.get(latest.originator_id, latest.originator_version)
+            if kept is not None and kept[0].topic == latest.topic:
+                return iter((self.mapper.snapshot_event(kept[0], kept[1]),))
+        stored = self.recorder.select_events(originator_id, lte=lte, desc=True, limit=1)
+        if not stored:
+            return iter(())
+        if not self.mapper.is_typed_snapshot(stored[0]):
+            return iter((self.mapper.to_domain_event(stored[0]),))
+        parsed = self.mapper.parse_snapshot(stored[0])
+        self.cache.put(stored[0], parsed)
+        return iter((self.mapper.snapshot_event(stored[0], parsed),))

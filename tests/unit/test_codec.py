@@ -240,3 +240,37 @@ def test_a_typed_snapshot_without_a_dataclass_field_that_has_a_default_reads_it_
     assert isinstance(again, Initiative)
     assert {cycle.measure_id for cycle in again.cycles} == {""}
     assert len(again.cycles) == 30
+
+
+def mutable_parts(value: object, found: dict[int, object] | None = None) -> dict[int, object]:
+    """Every list, dict and object with attributes reachable from `value`, by id."""
+    found = {} if found is None else found
+    if isinstance(value, (list, dict)) or hasattr(value, "__dict__"):
+        if id(value) in found:
+            return found
+        found[id(value)] = value
+        children = (value if isinstance(value, list) else value.values()
+                    if isinstance(value, dict) else vars(value).values())
+        for child in children:
+            mutable_parts(child, found)
+    return found
+
+
+@pytest.mark.parametrize("make", AGGREGATES.values(), ids=AGGREGATES.keys())
+def test_states_built_from_one_parsed_snapshot_share_nothing_mutable(
+    make: Callable[[], Aggregate],
+) -> None:
+    # The snapshot cache builds every load's aggregate from one parsed layout: a command that
+    # changes one loaded copy (a cycle's phase, a list of value ids, a chart's phases) must not
+    # change the next one.
+    aggregate = make()
+    stored = MAPPER.to_stored_event(Snapshot.take(aggregate))
+    parsed = MAPPER.parse_snapshot(stored)
+    first = MAPPER.snapshot_event(stored, parsed).mutate(None)
+    second = MAPPER.snapshot_event(stored, parsed).mutate(None)
+    assert state_of(first) == state_of(second) == state_of(aggregate)
+    ours = {k: v for k, v in vars(first).items() if k != "_pending_events"}
+    theirs = {k: v for k, v in vars(second).items() if k != "_pending_events"}
+    shared = set(mutable_parts(ours)) & set(mutable_parts(theirs))
+    assert not shared, [mutable_parts(ours)[i] for i in shared]
+    assert len(mutable_parts(ours)) > 1
