@@ -41,7 +41,8 @@ SQL_TESTS := $(wildcard tests/integration/test_api_*.py) $(addprefix tests/integ
 	test_rebuild.py test_audit_chain.py test_idempotency.py test_sessions.py \
 	test_sign_in_throttle.py test_concurrency.py test_portfolio.py test_runner_health.py \
 	test_cycle_measures.py test_demo_measures.py test_projection_batches.py \
-	test_group_commit_store.py test_command_cache.py test_snapshot_format.py test_board_cache.py \
+	test_group_commit_store.py test_command_cache.py test_snapshot_format.py test_snapshot_cache.py \
+	test_board_cache.py \
 	test_list_paging.py)
 
 test-sql: $(VENV)

@@ -20,11 +20,13 @@ def test_the_volume_suite_reports_every_figure_with_tiny_sizes() -> None:
 
     names = [f.workload for f in figures]
     expected = ("projection rebuild from zero", "board p99 at", "load an initiative with",
-                "its state as of any version", "server memory at")
+                "the same, the first load in a process", "its state as of any version",
+                "server memory at")
+    shown = {"the same, the first load in a process"}
     assert [any(n.startswith(e) for n in names) for e in expected] == [True] * len(expected)
     for figure in figures:
         assert math.isfinite(figure.ours) and figure.ours > 0, figure
-        assert figure.passed is not None, figure  # judged, not skipped
+        assert (figure.passed is None) == (figure.workload in shown), figure  # judged or shown
         assert figure.target, figure
     rebuild = next(f for f in figures if f.workload.startswith("projection rebuild"))
     assert rebuild.baseline and rebuild.baseline > 0
