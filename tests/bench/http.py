@@ -11,6 +11,9 @@ software with the same number of workers (tests.bench.http_serve):
   Application, one save per command, its ProjectionRunner one event per transaction, the
   handler waiting with TrackingRecorder.wait());
 - tests.bench.http_page: a minimal Litestar + asyncpg page rendering 50 rows with Jinja;
+- tests.bench.http_floor: the command floor, a minimal Litestar + asyncpg app whose PUT appends
+  one event row and updates one view row in one durable transaction (no event store, no
+  authentication, no views runner), loaded like our commands;
 - pgbench: a one-row append, one client.
 """
 
@@ -216,6 +219,7 @@ class Run:
                 self.ours()
                 self.library_baseline()
                 self.page_baseline()
+                self.floor_baseline()
             self.pgbench()
         finally:
             say("stopping PostgreSQL")
@@ -225,10 +229,11 @@ class Run:
     def start_baselines(self, processes: ExitStack) -> None:
         import psycopg
 
-        from tests.bench.http_page import DDL
+        from tests.bench import http_floor, http_page
 
         with psycopg.connect(self.baseline_url, autocommit=True) as conn:
-            conn.execute(DDL)
+            conn.execute(http_page.DDL)
+            conn.execute(http_floor.DDL)
         env = self.baseline_env()
         self.es_log = self.folder / "baseline-es.log"
         self.es_runner = processes.enter_context(
@@ -243,6 +248,12 @@ class Run:
             [PYTHON, "-m", "tests.bench.http_serve", "tests.bench.http_page:app",
              "--port", str(self.page_port), "--workers", str(self.workers)], env,
             self.page_log))
+        self.floor_port = free_port()
+        self.floor_log = self.folder / "baseline-floor.log"
+        self.floor_server = processes.enter_context(running(
+            [PYTHON, "-m", "tests.bench.http_serve", "tests.bench.http_floor:app",
+             "--port", str(self.floor_port), "--workers", str(self.workers)], env,
+            self.floor_log))
         self.processes = processes
 
     def start_library_server(self) -> None:
@@ -302,6 +313,7 @@ class Run:
             body = json.dumps({"title": "Initiative @I@, revision @N@",
                                "problem": "Visits are late.", "aim": "Visit within 24 hours.",
                                "value_ids": [value_id]})
+            self.command_body = body
 
             def charter_revisions(targets: Sequence[str]) -> list[dict[str, Any]]:
                 return [{"method": "PUT", "path": f"/api/v1/initiatives/{i}", "key": i,
@@ -392,6 +404,30 @@ class Run:
             port, self.sizes.readers, [{"method": "GET", "path": "/board"}]))
         say(f"  {result['rate']:,.0f} req/s, {summary(result)}")
 
+    def floor_baseline(self) -> None:
+        import uuid
+
+        import psycopg
+
+        from tests.bench import http_floor
+
+        ids = [uuid.uuid4() for _ in range(self.sizes.writers)]
+        with psycopg.connect(self.baseline_url, autocommit=True) as conn:
+            http_floor.seed(conn, ids)
+        port = self.floor_port
+        say(f"command floor: {self.sizes.writers} clients, one aggregate each")
+        wait_until_up(port, "/", self.floor_server, self.floor_log)
+        headers = {"Content-Type": "application/json"}
+        requests = [{"method": "PUT", "path": f"/charters/{i}", "key": str(i),
+                     "headers": headers, "body": self.command_body} for i in ids]
+        self.results["floor"] = result = load(self.spec(port, self.sizes.writers, requests))
+        with psycopg.connect(self.baseline_url) as conn:
+            events, body_bytes = conn.execute(
+                f"SELECT count(*), avg(octet_length(body)) FROM {http_floor.EVENTS}").fetchone()
+        self.floor_events = (int(events), float(body_bytes or 0))
+        say(f"  {result['rate']:,.0f} commands/s, {summary(result)}, {result['errors']} errors; "
+            f"{events:,} events stored")
+
     def pgbench(self) -> None:
         program = shutil.which("pgbench")
         if program is None:
@@ -427,13 +463,27 @@ class Run:
         workers = f"{self.workers} worker(s) per server"
         command = ("PUT /api/v1/initiatives/{id} (revise charter, JSON API with a bearer "
                    "token; the server answers once the views have the event)")
+        floor = r["floor"]
+        events, body = self.floor_events
         figures = [
             Figure(
                 f"commands over HTTP, {self.sizes.writers} clients", ours["rate"], "cmd/s",
                 "≥ 1,500 cmd/s, p99 ≤ 50 ms, 0 errors",
                 ours["rate"] >= 1500 and p(ours, 99) <= 50 and ours["errors"] == 0,
+                baseline=floor["rate"], baseline_name="command floor",
                 note=f"{command}, one initiative per client; {summary(ours)}, "
-                     f"{ours['errors']} errors; {workers}"),
+                     f"{ours['errors']} errors; {workers}; baseline: the command floor below"),
+            Figure(
+                "command floor: one durable insert + one view update per request "
+                f"(Litestar+asyncpg), {self.sizes.writers} clients", floor["rate"], "cmd/s",
+                "(shown)", None,
+                note=f"tests/bench/http_floor.py: PUT /charters/{{id}} with our command's body, "
+                     f"one aggregate per client; in one transaction (synchronous_commit on) "
+                     f"UPDATE the view row (title, version + 1) and INSERT one event row "
+                     f"(id, version, topic, {body:.0f} bytes of JSON), then "
+                     f"{{\"version\": n}}; no event store, no authentication, no views runner; "
+                     f"{summary(floor)}, {floor['errors']} errors; {events:,} events "
+                     f"stored (warm-up included); {workers}"),
         ]
         if "ours shared" in r:
             shared = r["ours shared"]

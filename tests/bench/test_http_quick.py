@@ -1,5 +1,5 @@
 """`make bench`'s HTTP loads, tiny: the same code end to end (embedded PostgreSQL, `cqi serve`,
-both baseline servers, the load generator, pgbench) in well under a minute."""
+the baseline servers, the load generator, pgbench) in well under a minute."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tests.bench import http
 
 EXPECTED = (
     "commands over HTTP",
+    "command floor: ",
     "commands, ",
     "commands vs the library's default path",
     "board page (50 rows)",
@@ -35,6 +36,7 @@ def test_the_quick_http_loads_report_every_figure_with_a_positive_value() -> Non
             assert figure.baseline > 0, figure
     with_baseline = {f.workload.split(" (")[0] for f in figures if f.baseline is not None}
     assert "commands vs the library's default path" in with_baseline
+    assert any(name.startswith("commands over HTTP") for name in with_baseline)
     assert any(name.startswith("board page") for name in with_baseline)
     assert any(name.startswith("read-your-writes") for name in with_baseline)
     one_client = next(f for f in figures if f.workload == "one command, one client")
