@@ -184,63 +184,70 @@ class ProjectionRunner:
                 sql.SQL("(SELECT max(notification_id) FROM {} WHERE application_name = %(app)s) "
                         "AS {}").format(sql.Identifier(p.tracking_table), sql.Identifier(f"p{k}"))
                 for k, p in enumerate(self.projections)))
-        curs.execute(self._positions_query, {"app": self.app.name})
+        curs.execute(self._positions_query, {"app": self.app.name}, prepare=True)
         row = curs.fetchone()
         values = row.values() if isinstance(row, dict) else row
         return {p.name: value or 0 for p, value in zip(self.projections, values, strict=True)}
 
     # --- processing ----------------------------------------------------------------------
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def process_batch(self) -> int:
-        """Apply the next batch of events to every view that has not seen them; return count
-        (-1: the views were rebuilt meanwhile and nothing was applied; call again)."""
-        positions = self.positions()
-        start = min(positions.values())
+        """Apply the next batch of events to every view that has not seen them; return count.
+
+        One transaction reads the positions, the events after the lowest, applies them and
+        records the new positions: a failure anywhere leaves every view where it stood, so the
+        whole batch may be tried again (the retry: the database restarting, a dropped
+        connection)."""
         limit = self._limit
-        notifications = self._read(start, limit)
-        self._limit = (min(2 * limit, self.catch_up_batch_size) if len(notifications) == limit
-                       else self.batch_size)
-        if not notifications:
-            self.progress.advance(start)
-            return 0
-        last = notifications[-1].id
         with self.datastore.transaction(commit=True) as curs:
             # Batches are serialised even if two processes ever believe they are the writer
-            # (e.g. one lost its lock connection mid-batch): with the re-read below, no event
-            # is applied twice.
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (BATCH_LOCK_KEY,))
-            # The positions were read outside this transaction: if a rebuild dropped and
-            # re-created the views since, applying this batch would skip every earlier event.
-            # Reading them again here also holds off a DROP until this transaction ends.
-            if self._positions(curs) != positions:
-                return -1  # nothing applied; the caller tries again from the new positions
-            # Each view gets the batch's events it has not seen and writes them with a few
-            # statements per table for the whole batch (projections/base.py), in pipeline
-            # mode: they go out without waiting for each answer. An error still surfaces
-            # before the commit, and the whole batch is rolled back.
-            to_domain_event = self.app.mapper.to_domain_event
-            seen = [positions[p.name] for p in self.projections]
-            batches: list[list[Any]] = [[] for _ in self.projections]
-            for notification in notifications:
-                domain_event = to_domain_event(notification)
-                for k in self._views_of(type(domain_event)):
-                    if notification.id > seen[k]:
-                        batches[k].append(domain_event)
-            with curs.connection.pipeline():
-                for projection, events in zip(self.projections, batches, strict=True):
-                    # Every view, even with no event of its own: a broken view fails each batch.
-                    projection.apply(curs, events)
-            # After the pipeline, so that reading back the count meets this statement's result.
-            self._record_positions(curs, last, positions)
-            # Wakes the processes that follow (delivered at commit): their requests waiting
-            # for read-your-writes go on at once, not at their next look at the positions.
-            # The payload is the new position: a follower needs no query to know it.
-            curs.execute("SELECT pg_notify(%s, %s)", (self.views_channel, str(last)))
+            # (e.g. one lost its lock connection mid-batch): the positions are read after the
+            # lock, so no event is applied twice. Reading them in this transaction also holds
+            # off a rebuild's DROP until it ends, and a rebuild done before it shows as views
+            # at zero. (Read in a transaction of their own, rolled back, they cost more: psycopg
+            # forgets its prepared statements at every ROLLBACK and sends DEALLOCATE ALL.)
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (BATCH_LOCK_KEY,), prepare=True)
+            positions = self._positions(curs)
+            start = min(positions.values())
+            notifications = self._read(curs, start, limit)
+            if not notifications:
+                self._limit = self.batch_size
+                last = start
+            else:
+                self._limit = (min(2 * limit, self.catch_up_batch_size)
+                               if len(notifications) == limit else self.batch_size)
+                last = notifications[-1].id
+                self._apply(curs, notifications, positions, last)
         self.progress.advance(last)
         return len(notifications)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _read(self, start: int, limit: int) -> list[Notification]:
+    def _apply(self, curs: Any, notifications: list[Notification], positions: dict[str, int],
+               last: int) -> None:
+        # Each view gets the batch's events it has not seen and writes them with a few
+        # statements per table for the whole batch (projections/base.py), in pipeline mode:
+        # they go out without waiting for each answer. An error still surfaces before the
+        # commit, and the whole batch is rolled back.
+        to_domain_event = self.app.mapper.to_domain_event
+        seen = [positions[p.name] for p in self.projections]
+        batches: list[list[Any]] = [[] for _ in self.projections]
+        for notification in notifications:
+            domain_event = to_domain_event(notification)
+            for k in self._views_of(type(domain_event)):
+                if notification.id > seen[k]:
+                    batches[k].append(domain_event)
+        with curs.connection.pipeline():
+            for projection, events in zip(self.projections, batches, strict=True):
+                # Every view, even with no event of its own: a broken view fails each batch.
+                projection.apply(curs, events)
+        # After the pipeline, so that reading back the count meets this statement's result.
+        self._record_positions(curs, last, positions)
+        # Wakes the processes that follow (delivered at commit): their requests waiting for
+        # read-your-writes go on at once, not at their next look at the positions. The
+        # payload is the new position: a follower needs no query to know it.
+        curs.execute("SELECT pg_notify(%s, %s)", (self.views_channel, str(last)), prepare=True)
+
+    def _read(self, curs: Any, start: int, limit: int) -> list[Notification]:
         """The notifications after `start`, as the recorder's select_notifications reads them
         but only the columns needed, as tuples in binary (a large share of a rebuild's time
         went into making a dict of each row)."""
@@ -250,11 +257,11 @@ class ProjectionRunner:
                 " FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
             ).format(sql.Identifier(self.datastore.schema),
                      sql.Identifier(self.app.recorder.events_table_name))  # type: ignore[attr-defined]
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self._read_query, (start, limit), prepare=True, binary=True)
+        with curs.connection.cursor(row_factory=tuple_row, binary=True) as rows:
+            rows.execute(self._read_query, (start, limit), prepare=True)
             return [Notification(id=i, originator_id=o, originator_version=v, topic=t,
                                  state=bytes(state))
-                    for i, o, v, t, state in curs.fetchall()]
+                    for i, o, v, t, state in rows.fetchall()]
 
     def _views_of(self, event_type: type) -> list[int]:
         """The views (their indexes) that handle events of this type."""

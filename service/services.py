@@ -57,6 +57,14 @@ async def _account_facts(cqi: CQIApplication, account: uuid.UUID) -> AccountFact
     return await anyio.to_thread.run_sync(facts)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What the read pool does to a connection it takes back, beyond asyncpg's own rollback of
+    an open transaction: nothing. asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL` on every release, one more round trip per request; no pooled
+    connection here takes a session lock, declares a cursor outside a transaction, listens or
+    sets a setting (listeners and start-up's lock use connections of their own)."""
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -82,21 +90,22 @@ class Services:
             raise RuntimeError("Services need a DATABASE_URL (cqi serve starts an embedded one)")
         env = eventsourcing_env(settings.database_url, settings.pool_size)
         pool = await asyncpg.create_pool(
-            settings.database_url, min_size=1, max_size=settings.pool_size
+            settings.database_url, min_size=1, max_size=settings.pool_size, reset=_keep_session
         )
         sessions = SessionStore(
             pool, timedelta(hours=settings.session_hours), timedelta(minutes=settings.idle_minutes)
         )
         # Replicas (and server workers) starting together would race to create the same tables;
-        # one at a time, each finds the others' tables there.
-        async with pool.acquire() as conn:
+        # one at a time, each finds the others' tables there. The lock is held by a connection
+        # of its own, closed after: no pooled connection ever carries session state.
+        conn = await asyncpg.connect(settings.database_url)
+        try:
             await conn.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK_KEY)
-            try:
-                cqi = await anyio.to_thread.run_sync(functools.partial(CQIApplication, env=env))
-                await sessions.create_tables()
-                await create_throttle_tables(pool)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK_KEY)
+            cqi = await anyio.to_thread.run_sync(functools.partial(CQIApplication, env=env))
+            await sessions.create_tables()
+            await create_throttle_tables(pool)
+        finally:
+            await conn.close()
         sessions.ask_accounts(f"{cqi.name}_events", cqi.name,
                               functools.partial(_account_facts, cqi))
         runner = ProjectionRunner(cqi)
