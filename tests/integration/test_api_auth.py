@@ -215,3 +215,19 @@ async def test_a_token_revoked_or_an_account_demoted_while_the_views_lag_is_refu
     history = await agency.client.get(f"/api/v1/initiatives/{uuid.uuid4()}/history",
                                       headers=agency.auditor)
     assert history.status_code == 403  # a viewer now, not an auditor
+
+
+async def test_an_api_client_gets_no_csrf_cookie_and_a_browser_does(agency):
+    """A bearer token is the API client's only credential: it is not handed a CSRF cookie it
+    has no use for (whether its token is good or not); a request without one (a browser) is."""
+    iid = await agency.initiative()
+    agency.client.cookies.clear()
+    for headers in (agency.viewer, {"Authorization": "Bearer not-a-token"}):
+        reply = await agency.client.get(f"/api/v1/initiatives/{iid}", headers=headers)
+        assert "set-cookie" not in reply.headers, reply.headers
+    written = await agency.client.put(f"/api/v1/initiatives/{iid}", headers=agency.member,
+                                      json=charter_body([await agency.default_value()]))
+    assert written.status_code == 200, written.text
+    assert "set-cookie" not in written.headers
+    browser = await agency.client.get("/sign-in")
+    assert "csrf" in browser.headers.get("set-cookie", "").lower()
