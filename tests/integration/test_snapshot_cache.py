@@ -110,3 +110,32 @@ def test_a_store_whose_snapshots_were_deleted_loads_from_the_events(
     assert vars(app.repository.get(initiative_id)) == from_events(app, initiative_id)
     assert vars(app.replay(Initiative, initiative_id, 120)) == \
         from_events(app, initiative_id, 120)
+
+
+def test_a_snapshot_due_at_the_saved_version_is_taken_from_the_aggregate_in_hand(
+    app: CQIApplication, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that ends exactly on a snapshot's version snapshots the aggregate it saved, with
+    no read of the store, and that snapshot is the state the events give."""
+    initiative_id = an_initiative_of(app, 99)
+    initiative = app.load(Initiative, initiative_id)
+    initiative.add_team_member(actor="test", name="The hundredth", kind="staff", role="ally")
+    assert initiative.version == 100
+
+    def no_read(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the store was read to take the snapshot")
+
+    monkeypatch.setattr(app.repository, "get", no_read)
+    app.save(initiative)
+    monkeypatch.undo()
+    with psycopg.connect(database_url) as conn:
+        versions = [v for (v,) in conn.execute(
+            "SELECT originator_version FROM cqi_snapshots WHERE originator_id = %s",
+            (initiative_id,))]
+    assert versions == [100]
+    fresh = CQIApplication(env=eventsourcing_env(database_url, pool_size=1))
+    try:
+        assert vars(fresh.repository.get(initiative_id)) == from_events(app, initiative_id)
+        assert fresh.check_snapshots()[1] == []
+    finally:
+        fresh.close()
