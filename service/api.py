@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -168,14 +169,21 @@ class HealthController(Controller):
              description='"yes" when this process is the one that writes the views (one per '
                          'database, among all replicas), else "no".')])
     async def health(self, services: Svc) -> Response[s.Health]:
-        writer = {WRITER_HEADER: "yes" if services.runner.is_leader else "no"}
-        if not await services.ping():
+        runner = services.runner
+        writer = {WRITER_HEADER: "yes" if runner.is_leader else "no"}
+        head = await services.log_head()
+        if head is None:
             return Response(s.Health("unavailable", "the database does not answer"),
                             status_code=503, headers=writer)
-        if services.runner.error is not None:
+        if runner.error is not None:
             return Response(s.Health("degraded", "the views are not being updated: "
-                                     f"{type(services.runner.error).__name__}"), status_code=503,
+                                     f"{type(runner.error).__name__}"), status_code=503,
                             headers=writer)
+        still = runner.stalled_for(head, time.monotonic())
+        if still is not None:
+            return Response(s.Health("degraded", f"the views have not moved for {still:.0f} s: "
+                                     f"they stand at notification {runner.progress.position}, "
+                                     f"the log at {head}"), status_code=503, headers=writer)
         return Response(s.Health("ok"), headers=writer)
 
 

@@ -57,6 +57,9 @@ LOCK_CONNECTION_TIMEOUTS = {
 }
 SCHEMA_LOCK_KEY = RUNNER_LOCK_KEY + 2  # held while tables are created (several replicas start)
 CATCH_UP_BATCH_SIZE = 5000  # the largest batch while the views catch up (see ProjectionRunner)
+STALL_SECONDS = 30.0
+"""Views that stand still this long behind the log are reported by the health check (see
+ProjectionRunner.stalled_for)."""
 
 
 def all_projections() -> list[Projection]:
@@ -150,9 +153,30 @@ class ProjectionRunner:
         process that does not hold the writer lock, until the views move past where they stood
         then, or reach the head of the log); the health check reports it."""
         self._failed_at = 0
+        self.stall_seconds = STALL_SECONDS
+        self._behind: tuple[int, float] | None = None
         self._positions_query: sql.Composed | None = None
         self._views_by_type: dict[type, list[int]] = {}
         self._read_query: sql.Composed | None = None
+
+    def stalled_for(self, head: int, now: float) -> float | None:
+        """Seconds for which the views have stood still behind `head` (the log's last
+        notification id, just read), once that is `stall_seconds` or more; else None.
+
+        This catches what `error` cannot: a writer in another process that holds the lock but
+        no longer moves the views (a batch hung on a lock, a process frozen), which its
+        followers would otherwise not notice. `now` is a monotonic clock's reading. The time
+        is counted from the first call that saw the views behind at their present position,
+        so a check that meets a command just stored is never taken for a stall."""
+        position = self.progress.position
+        if head <= position:
+            self._behind = None
+            return None
+        if self._behind is None or self._behind[0] != position:
+            self._behind = (position, now)
+            return None
+        still = now - self._behind[1]
+        return still if still >= self.stall_seconds else None
 
     # --- tables --------------------------------------------------------------------------
 

@@ -212,14 +212,19 @@ class Services:
         async with _argon2_slots():
             return await self.call(verify_password, self.hasher, password_hash, password)
 
-    async def ping(self) -> bool:
+    async def log_head(self) -> int | None:
+        """The log's last notification id (0 when empty); None if the database does not
+        answer within 2 s."""
+        recorder: Any = self.cqi.recorder
         try:
             async with asyncio.timeout(2):
                 async with self.pool.acquire() as conn:
-                    await conn.fetchval("SELECT 1")
-            return True
+                    head = await conn.fetchval(
+                        f'SELECT max(notification_id) FROM "{recorder.datastore.schema}".'
+                        f'"{recorder.events_table_name}"')
+            return int(head or 0)
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
-            return False
+            return None
 
     async def read(self, query: Callable[..., Any], *args: Any) -> Any:
         async with self.pool.acquire() as conn:
