@@ -77,3 +77,15 @@ def test_the_load_table_gives_each_figure_its_baseline_ratio_and_verdict() -> No
     assert lines[2].split()[-1] == "PASS" and "2.00x" in lines[2]
     assert lines[4].split()[-1] == "FAIL"
     assert lines[-1] == "  rss: one worker"
+
+
+def test_the_boards_p99_is_the_median_of_five_rounds_so_one_hiccup_does_not_move_it() -> None:
+    from tests.bench.volume import round_p99
+
+    steady = [2.0] * 1000
+    hiccup = [2.0] * 1000
+    hiccup[500:520] = [9.0] * 20  # twenty slow requests at one moment: one round's p99
+    slow_tail = [2.0 if k % 50 else 9.0 for k in range(1000)]  # 2 % slow, in every round
+    assert percentile(hiccup, 99) == 9.0  # a plain p99 takes the hiccup for the tail
+    assert round_p99(steady) == round_p99(hiccup) == 2.0
+    assert round_p99(slow_tail) == 9.0
