@@ -33,7 +33,7 @@ from domain.revisit import Revisit
 from service.audit import ensure_chain_for
 from service.codec import CQIMapper, CQITranscoder, SnapshotRecorder, SnapshotStore
 from service.hardening import account_change
-from service.idempotency import note_detail
+from service.idempotency import ExpectationFailed, Expected, expecting, note_detail
 from service.settings import parse_database_url
 
 A = TypeVar("A", bound=Aggregate)
@@ -126,6 +126,16 @@ def split_token(token: str) -> tuple[uuid.UUID, str, str] | None:
 
 def token_secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KnownValues:
+    """The agency's value ids a command checks against: filled in by `_change` before each
+    attempt decides (they may be newer on a second attempt)."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
 
 
 class CQIApplication(Application[uuid.UUID]):
@@ -292,30 +302,45 @@ class CQIApplication(Application[uuid.UUID]):
         decide: Callable[[A], T],
         also: Callable[[A, T], list[Aggregate]] | None = None,
         *,
-        latest: int | None = None,
+        values: KnownValues | None = None,
     ) -> Receipt:
         """Load, check the version the caller saw, decide, save; retry a lost race.
 
         A caller that named a version gets StaleVersionError when it is no longer current;
         one that did not is retried against the new state, so no update is ever lost.
-        `latest`: the aggregate's latest stored version, if the caller has just read it
-        (0: none stored); it spares the first attempt its own read.
+        `values`: the command checks value ids; they are filled in before it decides.
+
+        The first attempt on an aggregate this process stored last decides on that copy
+        without reading anything (see `_for_command`); its save then proves what it assumed.
+        A refusal decided on such a copy is never reported as it is: the command is decided
+        again on what the store holds, and that answer stands.
         """
         with self._stripes[aggregate_id.int % LOCK_STRIPES]:
+            read = False
             for _ in range(MAX_ATTEMPTS):
                 # Taken out of the command cache (or loaded): put back only once it is stored,
                 # so an exception anywhere below leaves no half-changed copy behind.
-                aggregate = self._for_command(cls, aggregate_id, latest)
-                latest = None  # a second attempt reads it afresh
-                if expected_version is not None and aggregate.version != expected_version:
-                    raise StaleVersionError(aggregate.version, expected_version)
-                outcome = decide(aggregate)
-                others = also(aggregate, outcome) if also else []
+                aggregate, assumed = self._for_command(cls, aggregate_id, values, read)
+                read = True  # a second attempt reads
+                try:
+                    if expected_version is not None and aggregate.version != expected_version:
+                        raise StaleVersionError(aggregate.version, expected_version)
+                    outcome = decide(aggregate)
+                    others = also(aggregate, outcome) if also else []
+                except DomainError:
+                    if assumed is not None:
+                        continue  # decided on a copy not checked: check, and decide again
+                    raise
                 if not aggregate.pending_events:
+                    if assumed is not None:
+                        continue  # nothing stored proves the copy current: check it
                     self.command_cache.keep(aggregate)
                     return Receipt(aggregate.id, aggregate.version, 0, (), outcome)
                 try:
-                    receipt = self._commit(aggregate, *others, detail=outcome)
+                    with expecting(assumed):
+                        receipt = self._commit(aggregate, *others, detail=outcome)
+                except ExpectationFailed:
+                    continue  # the values were checked against a mission since changed
                 except IntegrityError:
                     # Someone else stored this version first: nothing of ours was stored, and
                     # the copy we had is stale. Load it afresh (or report the conflict).
@@ -327,46 +352,51 @@ class CQIApplication(Application[uuid.UUID]):
                 return receipt
         raise DomainError("This record is too busy right now; try again in a moment.")
 
-    def _for_command(self, cls: type[A], aggregate_id: uuid.UUID,
-                     latest: int | None = None) -> A:
-        """The aggregate to decide on: this process's last saved copy when it is still the
-        latest stored version (one indexed read of one row), else loaded from the database."""
+    def _for_command(self, cls: type[A], aggregate_id: uuid.UUID, values: KnownValues | None,
+                     read: bool) -> tuple[A, Expected | None]:
+        """The aggregate to decide on, with `values` filled in, and what was assumed unread.
+
+        Unless `read`: this process's last saved copy, as it is, with the value ids of the
+        mission version this process last saw. Nothing is read: the save proves both, in its
+        own transaction. Another save of the aggregate since this copy's version makes the
+        save's version a duplicate, which the store refuses; the mission's version is checked
+        once the events table is locked (the returned expectation). Else (or with no copy
+        kept), the aggregate's and the mission's latest versions are read in one query, and
+        the copy is used only if it is still the latest, or the aggregate is loaded; nothing
+        is then assumed (None).
+        """
         cached = self.command_cache.take(aggregate_id)
-        if isinstance(cached, cls):
-            if latest is None:
-                latest = self._latest_versions(aggregate_id).get(aggregate_id, 0)
-            if latest == cached.version:
-                return cached
-        return self.load(cls, aggregate_id)
+        remembered = self._known_values
+        if not read and isinstance(cached, cls) and (values is None or remembered is not None):
+            assumed: dict[uuid.UUID, int] = {}
+            if values is not None and remembered is not None:
+                values.ids = set(remembered[1])
+                assumed[MISSION_ID] = remembered[0]
+            return cached, assumed
+        ids = (MISSION_ID, aggregate_id) if values is not None else (aggregate_id,)
+        latest = self._latest_versions(*ids)
+        if values is not None:
+            values.ids = self.known_value_ids(mission_version=latest.get(MISSION_ID, 0))
+        if isinstance(cached, cls) and latest.get(aggregate_id, 0) == cached.version:
+            return cached, None
+        return self.load(cls, aggregate_id), None
 
     def _latest_versions(self, *aggregate_ids: uuid.UUID) -> dict[uuid.UUID, int]:
         """The latest stored version of each aggregate that has events, in one query (one
         backward index probe each)."""
         recorder: Any = self.recorder
-        statement = (
-            "SELECT u.id AS id, (SELECT e.originator_version FROM "
-            f'"{recorder.datastore.schema}"."{recorder.events_table_name}" e '
-            "WHERE e.originator_id = u.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
-            "FROM unnest(%s::uuid[]) AS u(id)"
-        )
         from eventsourcing.persistence import InterfaceError, OperationalError
         from eventsourcing.utils import retry
 
         @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
         def read() -> dict[uuid.UUID, int]:  # retried on a dropped connection, as the library's
             with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, (list(aggregate_ids),), prepare=True)
+                curs.execute(recorder.latest_versions_statement, (list(aggregate_ids),),
+                             prepare=True)
                 return {row["id"]: row["version"] for row in curs.fetchall()
                         if row["version"] is not None}
 
         return read()
-
-    def _values_and_latest(self, aggregate_id: uuid.UUID) -> tuple[set[str], int]:
-        """The agency's value ids and the aggregate's latest stored version, read together:
-        a command that checks values pays one round trip for both."""
-        latest = self._latest_versions(MISSION_ID, aggregate_id)
-        return (self.known_value_ids(mission_version=latest.get(MISSION_ID, 0)),
-                latest.get(aggregate_id, 0))
 
     # --- mission, vision, values ---------------------------------------------------------
 
@@ -493,11 +523,11 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, *, actor: str, title: object, problem: object,
         aim: object, value_ids: object, expected_version: int | None = None,
     ) -> Receipt:
-        known, latest = self._values_and_latest(initiative_id)
+        known = KnownValues()
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.revise_charter(actor=actor, title=title, problem=problem, aim=aim,
-                                             value_ids=value_ids, known_value_ids=known),
-                            latest=latest)
+                                             value_ids=value_ids, known_value_ids=known.ids),
+                            values=known)
 
     def add_team_member(
         self, initiative_id: uuid.UUID, *, actor: str, name: object, kind: object, role: object,
@@ -510,22 +540,22 @@ class CQIApplication(Application[uuid.UUID]):
         self, initiative_id: uuid.UUID, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known, latest = self._values_and_latest(initiative_id)
+        known = KnownValues()
         plan, measures = self.linked_measure(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
-                            i.plan_cycle(actor=actor, plan=plan, known_value_ids=known,
-                                         known_measure_ids=measures), latest=latest)
+                            i.plan_cycle(actor=actor, plan=plan, known_value_ids=known.ids,
+                                         known_measure_ids=measures), values=known)
 
     def revise_plan(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, plan: dict[str, object],
         expected_version: int | None = None,
     ) -> Receipt:
-        known, latest = self._values_and_latest(initiative_id)
+        known = KnownValues()
         plan, measures = self.linked_measure(plan)
         return self._change(Initiative, initiative_id, expected_version, lambda i:
                             i.revise_plan(actor=actor, number=number, plan=plan,
-                                          known_value_ids=known, known_measure_ids=measures),
-                            latest=latest)
+                                          known_value_ids=known.ids, known_measure_ids=measures),
+                            values=known)
 
     def record_do(
         self, initiative_id: uuid.UUID, number: int, *, actor: str, observations: object,
@@ -688,11 +718,11 @@ class CQIApplication(Application[uuid.UUID]):
         definition: object, unit: object, direction: object, goal: object = None,
         value_ids: object, expected_version: int | None = None,
     ) -> Receipt:
-        known, latest = self._values_and_latest(measure_id)
+        known = KnownValues()
         return self._change(Measure, measure_id, expected_version, lambda m: m.revise(
             actor=actor, name=name, type=type, definition=definition, unit=unit,
-            direction=direction, goal=goal, value_ids=value_ids, known_value_ids=known),
-            latest=latest)
+            direction=direction, goal=goal, value_ids=value_ids, known_value_ids=known.ids),
+            values=known)
 
     # How a measure's charts are read: baseline, phases, exclusions, flags, annotations.
 

@@ -12,6 +12,10 @@ The pieces:
 - `Services.command` claims the key for one command (`claiming`), or answers from the row;
 - `IdempotentRecorder` writes the row next to the events;
 - `note_detail` lets the application add the receipt's `detail` the recorder cannot know.
+
+The recorder also stores the saves that threads make at the same moment in one transaction
+(`GroupCommit`), and checks, under the events table's lock, the versions a save was decided on
+without reading them (`expecting`; see CQIApplication._change).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,7 +36,11 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
 from litestar import Litestar
 from litestar.enums import ParamType
 from litestar.exceptions import ClientException, ValidationException
@@ -261,6 +269,39 @@ def note_detail(detail: Any) -> None:
         claim.detail = detail
 
 
+# --- what a save expects of the store ----------------------------------------------------
+
+
+class ExpectationFailed(Exception):
+    """A save was decided on versions that were not read for it (see CQIApplication._change),
+    and the store, checked under the events table's lock, has moved past one of them: nothing
+    of the save was stored; decide again on what is stored now."""
+
+    def __init__(self, message: str, stale: Sequence[int] = ()) -> None:
+        super().__init__(message)
+        self.stale = list(stale)
+        """Which saves of the transaction expected too much (their indexes)."""
+
+
+Expected = Mapping[uuid.UUID, int]
+"""Aggregate id -> the version a save expects to be its latest stored one (0: none stored)."""
+
+_expect: ContextVar[Expected | None] = ContextVar("cqi_expected_versions", default=None)
+
+
+@contextmanager
+def expecting(versions: Expected | None) -> Iterator[None]:
+    """While it is open, this thread's saves are stored only if each aggregate named in
+    `versions` is still at that latest version, checked in the save's own transaction once the
+    events table is locked, so that no other save can come between; else the save raises
+    ExpectationFailed and stores nothing."""
+    token = _expect.set(versions or None)
+    try:
+        yield
+    finally:
+        _expect.reset(token)
+
+
 # --- storing and reading the row ---------------------------------------------------------
 
 
@@ -385,31 +426,57 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "%s::text[], %s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::bigint[], "
             "%s::text[]) AS u(p, k, f, o, v, n, r) RETURNING key"
         ).format(table=table)
+        self.latest_versions_statement = SQL(
+            "SELECT u.id AS id, (SELECT e.originator_version FROM {schema}.{events} e "
+            "WHERE e.originator_id = u.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
+            "FROM unnest(%s::uuid[]) AS u(id)"
+        ).format(schema=Identifier(self.datastore.schema),
+                 events=Identifier(self.events_table_name))
         self._group = GroupCommit(self._insert_together)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """A save's events (and its claimed key's row): stored together with the saves other
-        threads of this process make meanwhile, in one transaction (see GroupCommit)."""
+        threads of this process make meanwhile, in one transaction (see GroupCommit), if the
+        versions it expects (see `expecting`) are still the latest."""
         if not stored_events or any(v is not None for v in kwargs.values()):
-            return self._insert_alone(stored_events, _claim.get(), **kwargs)
-        return self._group.insert(stored_events, _claim.get())
+            answer = self._insert_saves([(stored_events, _claim.get(), _expect.get())],
+                                        **kwargs)[0]
+            if isinstance(answer, ExpectationFailed):
+                raise answer
+            return answer
+        return self._group.insert(stored_events, _claim.get(), _expect.get())
 
-    def _insert_alone(self, stored_events: Sequence[StoredEvent], claim: Claim | None,
-                      **kwargs: Any) -> Sequence[int] | None:
-        return self._insert_saves([(stored_events, claim)], **kwargs)[0]
-
-    def _insert_together(self, saves: list[tuple[Sequence[StoredEvent], Claim | None]]
-                         ) -> list[Sequence[int] | None]:
+    def _insert_together(self, saves: list[Save]) -> list[Sequence[int] | Exception | None]:
         return self._insert_saves(saves)
 
-    def _insert_saves(self, saves: list[tuple[Sequence[StoredEvent], Claim | None]],
-                      **kwargs: Any) -> list[Sequence[int] | None]:
-        """Several saves' events in one transaction (the library's: table lock, NOTIFY, one
-        insert, retried on connection errors), each claimed key's row in it too; the
-        notification ids of each save, in the order given."""
-        stored_events = [e for events, _ in saves for e in events]
+    def _insert_saves(self, saves: list[Save], **kwargs: Any
+                      ) -> list[Sequence[int] | Exception | None]:
+        """Several saves' events in one transaction, the notification ids of each save in the
+        order given. A save whose expected versions have moved on is answered with an
+        ExpectationFailed, and the others are stored without it in a new transaction: one
+        stale save costs the others nothing but that."""
+        answers: list[Sequence[int] | Exception | None] = [None] * len(saves)
+        pending = list(range(len(saves)))
+        while pending:
+            try:
+                stored = self._insert_transaction([saves[k] for k in pending], **kwargs)
+            except ExpectationFailed as failed:
+                for j in failed.stale:
+                    answers[pending[j]] = ExpectationFailed(str(failed))
+                pending = [k for j, k in enumerate(pending) if j not in set(failed.stale)]
+                continue
+            for k, ids in zip(pending, stored, strict=True):
+                answers[k] = ids
+            break
+        return answers
+
+    def _insert_transaction(self, saves: list[Save], **kwargs: Any
+                            ) -> list[Sequence[int] | None]:
+        """The saves in one transaction (the library's: table lock, NOTIFY, one insert,
+        retried on connection errors), each claimed key's row in it too."""
+        stored_events = [e for events, _, _ in saves for e in events]
         token = _saving.set(saves)
         try:
             notification_ids = super().insert_events(stored_events, **kwargs)
@@ -423,7 +490,7 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             _saving.reset(token)
         answers: list[Sequence[int] | None] = []
         start = 0
-        for events, claim in saves:
+        for events, claim, _ in saves:
             if notification_ids is None:
                 answers.append(None)
             else:
@@ -433,6 +500,30 @@ class IdempotentRecorder(PostgresApplicationRecorder):
                 claim.recorded = True
         return answers
 
+    def _insert_stored_events(self, curs: psycopg.Cursor[DictRow],
+                              stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """As the library's (lock the table, NOTIFY, insert), with the saves' expected versions
+        checked once the table is locked: no other save can come between the check and this
+        transaction's commit."""
+        self._lock_table(curs)
+        self._check_expected(curs)
+        self._notify_channel(curs)
+        PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
+
+    def _check_expected(self, curs: psycopg.Cursor[DictRow]) -> None:
+        saves = _saving.get()
+        expecting_saves = [(k, expected) for k, (_, _, expected) in enumerate(saves) if expected]
+        if not expecting_saves:
+            return
+        ids = sorted({i for _, expected in expecting_saves for i in expected})
+        curs.execute(self.latest_versions_statement, (ids,), prepare=True)
+        latest = {row["id"]: row["version"] or 0 for row in curs.fetchall()}
+        stale = [k for k, expected in expecting_saves
+                 if any(latest.get(i, 0) != v for i, v in expected.items())]
+        if stale:
+            raise ExpectationFailed(f"{len(stale)} save(s) decided on versions no longer the "
+                                    "latest", stale)
+
     def _fetch_ids_after_insert_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -441,7 +532,7 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             return notification_ids
         rows: list[tuple[Any, ...]] = []
         start = 0
-        for events, claim in _saving.get():
+        for events, claim, _ in _saving.get():
             ids = notification_ids[start:start + len(events)]
             start += len(events)
             if claim is None or claim.recorded or not events:
@@ -456,9 +547,11 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         return notification_ids
 
 
-_saving: ContextVar[Sequence[tuple[Sequence[StoredEvent], Claim | None]]] = ContextVar(
-    "cqi_idempotency_saving", default=())
-"""The saves being stored by this thread's transaction (each with its claim, if any)."""
+Save = tuple[Sequence[StoredEvent], Claim | None, Expected | None]
+"""One save's events, its claim on an idempotency key, the versions it expects."""
+
+_saving: ContextVar[Sequence[Save]] = ContextVar("cqi_idempotency_saving", default=())
+"""The saves being stored by this thread's transaction."""
 
 MAX_GROUP_SAVES = 64
 MAX_GROUP_BYTES = 256 * 1024
@@ -467,11 +560,14 @@ to hang (~1 MB); a single save larger than this is stored alone."""
 
 
 class _Save:
-    __slots__ = ("claim", "done", "error", "events", "lead", "notification_ids", "size")
+    __slots__ = ("claim", "done", "error", "events", "expected", "lead", "notification_ids",
+                 "size")
 
-    def __init__(self, events: Sequence[StoredEvent], claim: Claim | None) -> None:
+    def __init__(self, events: Sequence[StoredEvent], claim: Claim | None,
+                 expected: Expected | None) -> None:
         self.events = events
         self.claim = claim
+        self.expected = expected
         self.size = sum(len(e.state) for e in events)
         self.done = threading.Event()
         self.lead = False
@@ -490,11 +586,12 @@ class GroupCommit:
     (a version someone else stored first, a key already used) stores nothing, so each of its
     saves is tried again alone and gets its own answer, as after any error that one save's data
     could cause; a connection error is every save's answer (none was stored, as when each save
-    was alone). A save is acknowledged only once the
+    was alone). The store may also answer one save with an exception of its own (versions it
+    expected have moved on) while storing the others. A save is acknowledged only once the
     transaction holding it has committed."""
 
-    def __init__(self, insert: Callable[[list[tuple[Sequence[StoredEvent], Claim | None]]],
-                                        list[Sequence[int] | None]]) -> None:
+    def __init__(self, insert: Callable[[list[Save]],
+                                        list[Sequence[int] | Exception | None]]) -> None:
         self._insert = insert
         self._lock = threading.Lock()
         self._waiting: list[_Save] = []
@@ -502,8 +599,9 @@ class GroupCommit:
         self.groups = 0
         """How many transactions stored groups (tests and diagnostics read it)."""
 
-    def insert(self, events: Sequence[StoredEvent], claim: Claim | None) -> Sequence[int] | None:
-        save = _Save(events, claim)
+    def insert(self, events: Sequence[StoredEvent], claim: Claim | None,
+               expected: Expected | None = None) -> Sequence[int] | None:
+        save = _Save(events, claim, expected)
         with self._lock:
             self._waiting.append(save)
             if not self._leading:
@@ -541,7 +639,7 @@ class GroupCommit:
 
     def _store(self, group: list[_Save]) -> None:
         try:
-            answers = self._insert([(s.events, s.claim) for s in group])
+            answers = self._insert([(s.events, s.claim, s.expected) for s in group])
             self.groups += 1
         except (IntegrityError, KeyAlreadyUsed) as refusal:
             if len(group) == 1:
@@ -572,7 +670,10 @@ class GroupCommit:
                 save.error = error
             return
         for save, ids in zip(group, answers, strict=True):
-            save.notification_ids = ids
+            if isinstance(ids, Exception):
+                save.error = ids
+            else:
+                save.notification_ids = ids
 
 
 def _named_by(refusal: BaseException, group: list[_Save]) -> _Save | None:

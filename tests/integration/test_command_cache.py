@@ -12,7 +12,9 @@ import pytest
 
 from domain.errors import DomainError
 from domain.initiative import Initiative
+from domain.mission import MISSION_ID
 from service.application import CQIApplication, eventsourcing_env
+from service.command_cache import size_of
 
 ACTOR = "tester"
 
@@ -171,40 +173,94 @@ def test_concurrent_commands_through_two_processes_lose_nothing_and_store_nothin
 
 def test_only_so_many_aggregates_of_modest_size_are_kept(two_apps):
     app, _ = two_apps
-    app.command_cache.capacity, app.command_cache.largest_version = 2, 3
+    app.command_cache.capacity = 2
     ids = [an_initiative(app) for _ in range(3)]
     for iid in ids:
         add(app, iid, "Ann")  # version 2
     assert ids[0] not in app.command_cache  # the least recently used went first
     assert ids[1] in app.command_cache and ids[2] in app.command_cache
-    add(app, ids[2], "Bob")  # version 3: still kept
+    app.command_cache.largest_size = size_of(app.load(Initiative, ids[2])) + 1
+    add(app, ids[2], "Bob")  # one more team member: still kept
     assert ids[2] in app.command_cache
-    add(app, ids[2], "Cy")  # version 4: larger than allowed, no longer kept
+    add(app, ids[2], "Cy")  # two more: larger than allowed, no longer kept
     assert ids[2] not in app.command_cache
     assert add(app, ids[2], "Dee").version == 5
     assert team(app, ids[2]) == ["Ann", "Bob", "Cy", "Dee"]
 
 
-def test_a_command_checking_values_reads_them_and_its_aggregates_version_in_one_query(
+def test_a_long_history_alone_does_not_stop_an_aggregate_being_kept(two_apps):
+    app, _ = two_apps
+    iid = an_initiative(app)
+    value_id = sorted(app.known_value_ids())[0]
+    initiative = app.load(Initiative, iid)
+    for n in range(1_200):
+        initiative.revise_charter(actor=ACTOR, title=f"Revision {n}", problem="p", aim="a",
+                                  value_ids=[value_id], known_value_ids={value_id})
+    app.save(initiative)
+    assert add(app, iid, "Ann").version == 1_202
+    assert iid in app.command_cache
+
+
+def recording_reads(app: CQIApplication, monkeypatch) -> list[tuple[uuid.UUID, ...]]:
+    reads: list[tuple[uuid.UUID, ...]] = []
+    latest_versions = app._latest_versions
+    monkeypatch.setattr(app, "_latest_versions", lambda *ids: reads.append(ids)
+                        or latest_versions(*ids))
+    return reads
+
+
+def test_a_command_on_the_copy_this_process_stored_last_reads_nothing_before_it_decides(
         two_apps, monkeypatch):
+    app, _ = two_apps
+    iid = an_initiative(app)
+    value_id = sorted(app.known_value_ids())[0]
+    charter = {"actor": ACTOR, "problem": "p", "aim": "a", "value_ids": [value_id]}
+    app.revise_charter(iid, title="First", **charter)  # cached at version 2
+    reads = recording_reads(app, monkeypatch)
+    monkeypatch.setattr(app.recorder, "select_events", lambda *a, **k: pytest.fail("read"))
+    monkeypatch.setattr(app, "load", lambda *a, **k: pytest.fail("loaded"))
+    assert app.revise_charter(iid, title="Second", **charter).version == 3
+    assert add(app, iid, "Ann").version == 4
+    assert reads == []
+    monkeypatch.undo()
+    assert app.load(Initiative, iid).title == "Second"
+
+
+def test_a_value_another_process_added_is_accepted_after_one_read(two_apps, monkeypatch):
+    """The copy and the value ids this process knows are both behind: the refusal decided
+    on them ("no such value") is not the answer; the command reads, reloads and decides
+    again."""
     app, other = two_apps
     iid = an_initiative(app)
     value_id = sorted(app.known_value_ids())[0]
     charter = {"actor": ACTOR, "problem": "p", "aim": "a", "value_ids": [value_id]}
     app.revise_charter(iid, title="First", **charter)  # cached at version 2
-    reads = []
-    latest_versions = app._latest_versions
-    monkeypatch.setattr(app, "_latest_versions", lambda *ids: reads.append(ids)
-                        or latest_versions(*ids))
-    monkeypatch.setattr(app.recorder, "select_events", lambda *a, **k: pytest.fail("read"))
-    monkeypatch.setattr(app, "load", lambda *a, **k: pytest.fail("loaded"))
-    assert app.revise_charter(iid, title="Second", **charter).version == 3
-    assert len(reads) == 1
-    monkeypatch.undo()
-    # a value added by another process is known at once; a stale copy is still reloaded
     other.add_value(actor=ACTOR, name="Equity", description="")
     added = (other.known_value_ids() - {value_id}).pop()
-    other.revise_charter(iid, title="Third", **charter)  # version 4, elsewhere
+    other.revise_charter(iid, title="Third", **charter)  # version 3, elsewhere
+    reads = recording_reads(app, monkeypatch)
     receipt = app.revise_charter(iid, title="Fourth", **{**charter, "value_ids": [added]})
-    assert receipt.version == 5
+    assert receipt.version == 4
+    assert len(reads) == 1
     assert list(app.load(Initiative, iid).value_ids) == [added]
+
+
+def test_values_checked_against_a_mission_changed_since_are_checked_again_before_storing(
+        two_apps, monkeypatch):
+    """The copy is current, but another process changed the mission since this process last
+    saw it: the save, which assumed that mission version, is refused under the events table's
+    lock (nothing stored), and the command reads and decides again."""
+    app, other = two_apps
+    iid = an_initiative(app)
+    value_id = sorted(app.known_value_ids())[0]
+    charter = {"actor": ACTOR, "problem": "p", "aim": "a", "value_ids": [value_id]}
+    app.revise_charter(iid, title="First", **charter)  # cached at version 2
+    mission_before = app.mission().version
+    other.add_value(actor=ACTOR, name="Equity", description="")
+    reads = recording_reads(app, monkeypatch)
+    receipt = app.revise_charter(iid, title="Second", **charter)
+    assert receipt.version == 3
+    assert reads == [(MISSION_ID, iid)]  # the retry's read; the first attempt read nothing
+    assert app._known_values[0] == mission_before + 1
+    assert app.load(Initiative, iid).title == "Second"
+    assert len(app.recorder.select_events(iid)) == 3  # no version stored twice, none lost

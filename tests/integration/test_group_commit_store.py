@@ -106,13 +106,13 @@ def test_a_stale_save_in_a_group_is_refused_alone_and_retried_while_the_others_a
         sizes = slow_first_group(app)
         check = app._for_command
 
-        def stale_for_the_last(cls, initiative_id, latest=None):
-            aggregate = check(cls, initiative_id, latest)
+        def stale_for_the_last(cls, initiative_id, values, read):
+            aggregate, assumed = check(cls, initiative_id, values, read)
             if initiative_id == ids[3] and aggregate.version == 2:
-                # another process stores version 3 after our version check
+                # another process stores version 3 after our copy was taken
                 other.add_team_member(initiative_id, actor=ACTOR, name="Bob", kind="staff",
                                       role="notes")
-            return aggregate
+            return aggregate, assumed
 
         app._for_command = stale_for_the_last
         errors: list[Exception] = []
@@ -141,4 +141,34 @@ def test_a_stale_save_in_a_group_is_refused_alone_and_retried_while_the_others_a
         assert [m.name for m in other.load(Initiative, ids[3]).team] == ["Ann", "Bob", "Cy"]
     finally:
         other.close()
+        app.close()
+
+
+def test_a_save_whose_expected_versions_moved_on_is_left_out_and_the_others_are_stored(
+        database_url):
+    """Checked under the events table's lock: the stale save stores nothing and is answered
+    with ExpectationFailed; the others, in the same call, are stored together."""
+    app, value_id = started(database_url)
+    try:
+        mission = app.mission()
+        assert mission is not None
+        opened = [Initiative.open(actor=ACTOR, title=f"I{n}", problem="p", aim="a",
+                                  value_ids=[value_id], team=[], known_value_ids={value_id})
+                  for n in range(3)]
+        saves = [([app.mapper.to_stored_event(e) for e in initiative.collect_events()], None,
+                  expected)
+                 for initiative, expected in zip(opened, [
+                     {mission.id: mission.version}, {mission.id: mission.version - 1}, None],
+                     strict=True)]
+        answers = app.recorder._insert_saves(saves)
+        assert isinstance(answers[1], idempotency.ExpectationFailed)
+        assert all(isinstance(a, list) and len(a) == 1 for a in (answers[0], answers[2]))
+        stored = {i.id: app.recorder.select_events(i.id) for i in opened}
+        assert [len(stored[i.id]) for i in opened] == [1, 0, 1]
+        with psycopg.connect(database_url) as conn:  # the two in one transaction
+            xmins = {row[0] for row in conn.execute(
+                "SELECT xmin::text FROM cqi_events WHERE originator_id = ANY(%s)",
+                ([opened[0].id, opened[2].id],))}
+        assert len(xmins) == 1
+    finally:
         app.close()

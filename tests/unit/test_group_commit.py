@@ -32,14 +32,14 @@ class FakeStore:
         with self.lock:  # one transaction at a time, as the table lock makes it
             if not self.transactions and self.slow_first:
                 time.sleep(self.slow_first)
-            events = [e for evs, _ in saves for e in evs]
+            events = [e for evs, _, _ in saves for e in evs]
             if any(e.originator_id in self.refused for e in events):
                 raise IntegrityError("duplicate version")
-            if any(claim is not None and claim in self.keys_used for _, claim in saves):
+            if any(claim is not None and claim in self.keys_used for _, claim, _ in saves):
                 raise KeyAlreadyUsed("duplicate key")
             self.transactions.append(len(saves))
             answers = []
-            for evs, _ in saves:
+            for evs, _, _ in saves:
                 answers.append(list(range(self.next_id, self.next_id + len(evs))))
                 self.next_id += len(evs)
             return answers
@@ -107,7 +107,7 @@ def test_a_refusal_that_names_its_save_refuses_it_and_stores_the_others_together
 
     class NamingStore(FakeStore):
         def insert(self, saves):
-            if any(e is stale for evs, _ in saves for e in evs):
+            if any(e is stale for evs, _, _ in saves for e in evs):
                 error = IntegrityError("duplicate key value violates unique constraint")
                 error.__cause__ = UniqueViolation(
                     "Key (originator_id, originator_version)="
@@ -154,7 +154,7 @@ def test_a_save_whose_own_data_fails_fails_alone_and_the_others_are_stored():
 
     class PickyStore(FakeStore):
         def insert(self, saves):
-            if any(e is bad for evs, _ in saves for e in evs):
+            if any(e is bad for evs, _, _ in saves for e in evs):
                 raise DataError("invalid input syntax for type json")
             return super().insert(saves)
 
@@ -184,3 +184,24 @@ def test_many_threads_each_get_their_own_ids(threads):
     results = save_at_once(group, [[event(), event(2), event(3)] for _ in range(threads)])
     ids = sorted(n for r in results.values() for n in r)
     assert ids == list(range(1, 3 * threads + 1))
+
+
+def test_a_save_the_store_answers_with_its_own_refusal_gets_it_and_the_others_are_stored():
+    """The store may refuse one save of a group on its own (versions it expected have moved
+    on) and store the rest: each thread gets its own answer."""
+    from service.idempotency import ExpectationFailed
+
+    inner = FakeStore(slow_first=0.3)
+    stale = event()
+
+    def insert(saves):
+        kept = [s for s in saves if s[0][0] is not stale]
+        stored = iter(inner.insert(kept)) if kept else iter(())
+        return [ExpectationFailed("moved on") if evs[0] is stale else next(stored)
+                for evs, _, _ in saves]
+
+    group = GroupCommit(insert)
+    results = save_at_once(group, [[event()], [event()], [stale], [event()]])
+    assert isinstance(results[2], ExpectationFailed)
+    assert sorted(r[0] for k, r in results.items() if k != 2) == [1, 2, 3]
+    assert inner.transactions == [1, 2]
