@@ -28,14 +28,15 @@ from collections import OrderedDict
 from typing import Any
 
 DEFAULT_CAPACITY = 64
-LARGEST_VERSION = 1_000
-"""Aggregates with more events than this are not kept: their memory grows with their history
-(a 10,000-event initiative's snapshot is ~2 MB), while loading them from their latest snapshot
-costs a few milliseconds."""
 LARGEST_SIZE = 2_000
-"""Nor are aggregates holding more than this many items in their collections (a measure's data
-points, an initiative's cycles and team): one import can give a measure 10,000 points in two
-events. 64 aggregates within both bounds stay well inside a worker's memory budget."""
+"""Aggregates holding more than this many items in their collections (a measure's data points,
+an initiative's cycles and team) are not kept: that is the part of their memory that grows with
+use (a 10,000-event initiative of 2,500 cycles has a ~2 MB snapshot), and one import can give a
+measure 10,000 points in two events. 64 aggregates within this bound stay well inside a
+worker's memory budget. A long history alone does not count: an initiative whose charter was
+revised a thousand times is no larger than after its first revision. (Until 2026-12-04 more
+than 1,000 events also excluded an aggregate, and a busy one was loaded again for every
+command once it passed that.)"""
 
 
 def size_of(aggregate: Any) -> int:
@@ -49,10 +50,8 @@ class CommandCache:
     """At most `capacity` aggregates, the least recently used dropped first."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY,
-                 largest_version: int = LARGEST_VERSION,
                  largest_size: int = LARGEST_SIZE) -> None:
         self.capacity = capacity
-        self.largest_version = largest_version
         self.largest_size = largest_size
         self._items: OrderedDict[uuid.UUID, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -65,7 +64,6 @@ class CommandCache:
     def keep(self, aggregate: Any) -> None:
         """Keep an aggregate whose every event is stored (none pending)."""
         if (self.capacity <= 0 or aggregate.pending_events
-                or aggregate.version > self.largest_version
                 or size_of(aggregate) > self.largest_size):
             return
         with self._lock:
