@@ -8,12 +8,15 @@ already in memory, exactly as stored. The rules that make reusing it safe:
   it is decided on) and put back only once its events are stored, or when the command stored
   nothing and raised nothing. Any exception while deciding or saving leaves it out: a
   half-changed aggregate is never reused; the next command loads it from the database.
-- Before it is reused, its version is compared with the latest stored version (one indexed
-  read of one row): a copy another process (or a repair) has moved past is dropped and the
-  aggregate is loaded from the database.
-- A copy that still goes stale between that read and the save (another process saved in
-  between) is caught by the store itself: the unique (originator_id, version) key refuses the
-  save, nothing is stored, and the command loads the aggregate afresh and decides again.
+- A command's first attempt decides on it unread. Its save proves it current: if another
+  process (or a repair) stored a version since, the unique (originator_id, version) key refuses
+  the save, nothing is stored, and the command reads the latest version, loads the aggregate
+  afresh and decides again. A refusal decided on an unread copy (a rule broken, a version named
+  by If-Match that is not the copy's) is not reported until a decision on the latest version
+  confirms it (CQIApplication._change).
+- Value ids a command checks come from the mission version this process last read; the save
+  carries that version and is refused under the events table's lock if the mission has moved
+  on since (service/idempotency.py `expecting`), and the command then reads and decides again.
 - Only commands use it. Pages, history and past versions read the database as before.
 
 No copy is made (the library's own cache deep-copies, which for large aggregates costs more
