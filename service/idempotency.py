@@ -35,7 +35,14 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -48,7 +55,7 @@ from litestar.openapi.spec import OpenAPIResponse, OpenAPIType, Operation, Param
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 HEADER = "Idempotency-Key"
 FORM_FIELD = "_idem"
@@ -283,6 +290,9 @@ class ExpectationFailed(Exception):
         """Which saves of the transaction expected too much (their indexes)."""
 
 
+EXPECTATION_MESSAGE = "cqi: versions a save expected have moved on"
+EXPECT_SETUP_LOCK = 0x637169_657870  # pg_advisory_xact_lock key: "cqi" "exp"
+
 Expected = Mapping[uuid.UUID, int]
 """Aggregate id -> the version a save expects to be its latest stored one (0: none stored)."""
 
@@ -426,12 +436,31 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "%s::text[], %s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::bigint[], "
             "%s::text[]) AS u(p, k, f, o, v, n, r) RETURNING key"
         ).format(table=table)
+        events = SQL("{schema}.{events}").format(schema=Identifier(self.datastore.schema),
+                                                  events=Identifier(self.events_table_name))
         self.latest_versions_statement = SQL(
-            "SELECT u.id AS id, (SELECT e.originator_version FROM {schema}.{events} e "
+            "SELECT u.id AS id, (SELECT e.originator_version FROM {events} e "
             "WHERE e.originator_id = u.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
             "FROM unnest(%s::uuid[]) AS u(id)"
-        ).format(schema=Identifier(self.datastore.schema),
-                 events=Identifier(self.events_table_name))
+        ).format(events=events)
+        expect = Identifier(self.datastore.schema, f"{self.events_table_name}_expect_v1")
+        self.expect_function_statement = SQL(
+            "CREATE OR REPLACE FUNCTION {expect}(saves integer[], ids uuid[], versions bigint[])"
+            " RETURNS void LANGUAGE plpgsql AS $body$"
+            " DECLARE stale integer[];"
+            " BEGIN"
+            "  SELECT array_agg(DISTINCT x.save ORDER BY x.save) INTO stale"
+            "  FROM unnest(saves, ids, versions) AS x(save, id, version)"
+            "  WHERE coalesce((SELECT e.originator_version FROM {events} e"
+            "                  WHERE e.originator_id = x.id"
+            "                  ORDER BY e.originator_version DESC LIMIT 1), 0) <> x.version;"
+            "  IF stale IS NOT NULL THEN"
+            "   RAISE EXCEPTION USING MESSAGE = {message}, DETAIL = array_to_string(stale, ',');"
+            "  END IF;"
+            " END $body$"
+        ).format(expect=expect, events=events, message=Literal(EXPECTATION_MESSAGE))
+        self.expect_statement = SQL("SELECT {expect}(%s::integer[], %s::uuid[], %s::bigint[])"
+                                    ).format(expect=expect)
         self._group = GroupCommit(self._insert_together)
 
     def insert_events(
@@ -472,6 +501,13 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             break
         return answers
 
+    def create_expect_function(self) -> None:
+        """The database function that checks a transaction's expected versions (idempotent;
+        run at start-up, one process at a time)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (EXPECT_SETUP_LOCK,))
+            curs.execute(self.expect_function_statement)
+
     def _insert_transaction(self, saves: list[Save], **kwargs: Any
                             ) -> list[Sequence[int] | None]:
         """The saves in one transaction (the library's: table lock, NOTIFY, one insert,
@@ -480,6 +516,14 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         token = _saving.set(saves)
         try:
             notification_ids = super().insert_events(stored_events, **kwargs)
+        except (InternalError, ProgrammingError) as exc:  # psycopg's class for RAISE
+            cause = exc.__cause__
+            if (isinstance(cause, psycopg.errors.RaiseException)
+                    and cause.diag.message_primary == EXPECTATION_MESSAGE):
+                stale = [int(k) for k in (cause.diag.message_detail or "").split(",") if k]
+                raise ExpectationFailed(f"{len(stale)} save(s) decided on versions no longer "
+                                        "the latest", stale) from None
+            raise
         except IntegrityError as exc:
             cause = exc.__cause__
             if (isinstance(cause, psycopg.errors.UniqueViolation)
@@ -511,18 +555,14 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
 
     def _check_expected(self, curs: psycopg.Cursor[DictRow]) -> None:
-        saves = _saving.get()
-        expecting_saves = [(k, expected) for k, (_, _, expected) in enumerate(saves) if expected]
-        if not expecting_saves:
-            return
-        ids = sorted({i for _, expected in expecting_saves for i in expected})
-        curs.execute(self.latest_versions_statement, (ids,), prepare=True)
-        latest = {row["id"]: row["version"] or 0 for row in curs.fetchall()}
-        stale = [k for k, expected in expecting_saves
-                 if any(latest.get(i, 0) != v for i, v in expected.items())]
-        if stale:
-            raise ExpectationFailed(f"{len(stale)} save(s) decided on versions no longer the "
-                                    "latest", stale)
+        """Sent in the pipeline, not waited for: the database function raises if a version
+        moved on, which aborts the transaction before anything is stored, and the error meets
+        the library's sync after the insert (no round trip is added under the lock)."""
+        rows = [(k, i, v) for k, (_, _, expected) in enumerate(_saving.get()) if expected
+                for i, v in expected.items()]
+        if rows:
+            saves, ids, versions = (list(column) for column in zip(*rows, strict=True))
+            curs.execute(self.expect_statement, (saves, ids, versions), prepare=True)
 
     def _fetch_ids_after_insert_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
