@@ -361,8 +361,9 @@ class CQIApplication(Application[uuid.UUID]):
         Unless `read`: this process's last saved copy, as it is, with the value ids of the
         mission version this process last saw. Nothing is read: the save proves both, in its
         own transaction. Another save of the aggregate since this copy's version makes the
-        save's version a duplicate, which the store refuses; the mission's version is checked
-        once the events table is locked (the returned expectation). Else (or with no copy
+        save's version a duplicate, which the store refuses; that the copy's version is the
+        latest stored, and the mission's version too, is checked while the events table is
+        locked (the returned expectation). Else (or with no copy
         kept), the aggregate's and the mission's latest versions are read in one query, and
         the copy is used only if it is still the latest, or the aggregate is loaded; nothing
         is then assumed (None).
@@ -370,7 +371,9 @@ class CQIApplication(Application[uuid.UUID]):
         cached = self.command_cache.take(aggregate_id)
         remembered = self._known_values
         if not read and isinstance(cached, cls) and (values is None or remembered is not None):
-            assumed: dict[uuid.UUID, int] = {}
+            # The copy's own version too: a store that lost commits (restored, or failed over
+            # to a replica that was behind) would otherwise take a save leaving a gap.
+            assumed: dict[uuid.UUID, int] = {aggregate_id: cached.version}
             if values is not None and remembered is not None:
                 values.ids = set(remembered[1])
                 assumed[MISSION_ID] = remembered[0]

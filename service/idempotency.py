@@ -302,9 +302,9 @@ _expect: ContextVar[Expected | None] = ContextVar("cqi_expected_versions", defau
 @contextmanager
 def expecting(versions: Expected | None) -> Iterator[None]:
     """While it is open, this thread's saves are stored only if each aggregate named in
-    `versions` is still at that latest version, checked in the save's own transaction once the
-    events table is locked, so that no other save can come between; else the save raises
-    ExpectationFailed and stores nothing."""
+    `versions` is still at that latest version (not counting the save's own events), checked in
+    the save's own transaction while the events table is locked, so that no other save can come
+    between; else the save raises ExpectationFailed and stores nothing."""
     token = _expect.set(versions or None)
     try:
         yield
@@ -443,24 +443,29 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "WHERE e.originator_id = u.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
             "FROM unnest(%s::uuid[]) AS u(id)"
         ).format(events=events)
-        expect = Identifier(self.datastore.schema, f"{self.events_table_name}_expect_v1")
+        # For each expectation: the save (its index in the transaction), the aggregate, the
+        # version expected to be its latest before this save, and the first version this save
+        # stores of that aggregate (NULL if none): the save's own events are not counted.
+        expect = Identifier(self.datastore.schema, f"{self.events_table_name}_expect_v2")
         self.expect_function_statement = SQL(
-            "CREATE OR REPLACE FUNCTION {expect}(saves integer[], ids uuid[], versions bigint[])"
-            " RETURNS void LANGUAGE plpgsql AS $body$"
+            "CREATE OR REPLACE FUNCTION {expect}(saves integer[], ids uuid[], versions bigint[],"
+            " own_from bigint[]) RETURNS void LANGUAGE plpgsql AS $body$"
             " DECLARE stale integer[];"
             " BEGIN"
             "  SELECT array_agg(DISTINCT x.save ORDER BY x.save) INTO stale"
-            "  FROM unnest(saves, ids, versions) AS x(save, id, version)"
+            "  FROM unnest(saves, ids, versions, own_from) AS x(save, id, version, own_from)"
             "  WHERE coalesce((SELECT e.originator_version FROM {events} e"
             "                  WHERE e.originator_id = x.id"
+            "                  AND (x.own_from IS NULL OR e.originator_version < x.own_from)"
             "                  ORDER BY e.originator_version DESC LIMIT 1), 0) <> x.version;"
             "  IF stale IS NOT NULL THEN"
             "   RAISE EXCEPTION USING MESSAGE = {message}, DETAIL = array_to_string(stale, ',');"
             "  END IF;"
             " END $body$"
         ).format(expect=expect, events=events, message=Literal(EXPECTATION_MESSAGE))
-        self.expect_statement = SQL("SELECT {expect}(%s::integer[], %s::uuid[], %s::bigint[])"
-                                    ).format(expect=expect)
+        self.expect_statement = SQL(
+            "SELECT {expect}(%s::integer[], %s::uuid[], %s::bigint[], %s::bigint[])"
+        ).format(expect=expect)
         self._group = GroupCommit(self._insert_together)
 
     def insert_events(
@@ -492,9 +497,12 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             try:
                 stored = self._insert_transaction([saves[k] for k in pending], **kwargs)
             except ExpectationFailed as failed:
-                for j in failed.stale:
+                # Those saves left out; the others tried again without them. (Were none named,
+                # all would be answered so, rather than tried again for ever.)
+                stale = set(failed.stale) or set(range(len(pending)))
+                for j in stale:
                     answers[pending[j]] = ExpectationFailed(str(failed))
-                pending = [k for j, k in enumerate(pending) if j not in set(failed.stale)]
+                pending = [k for j, k in enumerate(pending) if j not in stale]
                 continue
             for k, ids in zip(pending, stored, strict=True):
                 answers[k] = ids
@@ -546,23 +554,32 @@ class IdempotentRecorder(PostgresApplicationRecorder):
 
     def _insert_stored_events(self, curs: psycopg.Cursor[DictRow],
                               stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        """As the library's (lock the table, NOTIFY, insert), with the saves' expected versions
-        checked once the table is locked: no other save can come between the check and this
+        """As the library's (lock the table, NOTIFY, insert), then the saves' expected versions
+        checked: the table is locked, so no other save can come between the check and this
         transaction's commit."""
         self._lock_table(curs)
-        self._check_expected(curs)
         self._notify_channel(curs)
         PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
+        self._check_expected(curs)
 
     def _check_expected(self, curs: psycopg.Cursor[DictRow]) -> None:
         """Sent in the pipeline, not waited for: the database function raises if a version
-        moved on, which aborts the transaction before anything is stored, and the error meets
-        the library's sync after the insert (no round trip is added under the lock)."""
-        rows = [(k, i, v) for k, (_, _, expected) in enumerate(_saving.get()) if expected
-                for i, v in expected.items()]
-        if rows:
-            saves, ids, versions = (list(column) for column in zip(*rows, strict=True))
-            curs.execute(self.expect_statement, (saves, ids, versions), prepare=True)
+        moved on, which aborts the whole transaction (events included), and the error meets
+        the library's sync right after it, so no round trip is added under the lock.
+
+        It must be the pipeline's last statement before that sync, and never prepared: psycopg
+        counts a statement skipped after an error in its pipeline as run, and one it prepared
+        then would be missing on the server for every later use of the connection."""
+        rows = []
+        for k, (events, _, expected) in enumerate(_saving.get()):
+            for aggregate_id, version in (expected or {}).items():
+                own = [e.originator_version for e in events if e.originator_id == aggregate_id]
+                rows.append((k, aggregate_id, version, min(own) if own else None))
+        if rows:  # a cursor of its own: the library reads the insert's ids from `curs`
+            with curs.connection.cursor() as check:
+                check.execute(self.expect_statement,
+                              [list(column) for column in zip(*rows, strict=True)],
+                              prepare=False)
 
     def _fetch_ids_after_insert_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

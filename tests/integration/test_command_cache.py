@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from domain.errors import DomainError
@@ -264,3 +265,20 @@ def test_values_checked_against_a_mission_changed_since_are_checked_again_before
     assert app._known_values[0] == mission_before + 1
     assert app.load(Initiative, iid).title == "Second"
     assert len(app.recorder.select_events(iid)) == 3  # no version stored twice, none lost
+
+
+def test_a_kept_copy_ahead_of_the_store_is_not_saved_over_a_gap(two_apps, database_url):
+    """The store lost the last version this process saved (a restore, a failover to a replica
+    that was behind): the next command must not store a version after a missing one. The save
+    expects the copy's version to be the latest stored, is refused, and the command decides
+    again on what the store holds."""
+    app, other = two_apps
+    iid = an_initiative(app)
+    add(app, iid, "Ann")  # version 2, kept
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE cqi_events DISABLE TRIGGER USER")  # the audit chain's
+        conn.execute("DELETE FROM cqi_events WHERE originator_id = %s"
+                     " AND originator_version = 2", (iid,))
+        conn.execute("ALTER TABLE cqi_events ENABLE TRIGGER USER")
+    assert add(app, iid, "Bob").version == 2
+    assert team(other, iid) == ["Bob"]

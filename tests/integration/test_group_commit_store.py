@@ -172,3 +172,37 @@ def test_a_save_whose_expected_versions_moved_on_is_left_out_and_the_others_are_
         assert len(xmins) == 1
     finally:
         app.close()
+
+
+def test_saves_refused_for_their_expectations_leave_the_connection_usable(database_url):
+    """psycopg prepares a statement on its sixth run, and counts a statement skipped after an
+    error in its pipeline as run: a refused save must leave no statement that psycopg takes for
+    prepared but the server never made, or every later save on that connection would fail."""
+    app = CQIApplication(env=eventsourcing_env(database_url, pool_size=1))  # one connection
+    try:
+        app.write_mission(actor=ACTOR, mission="m", vision="v", revisit_every_months=None)
+        app.add_value(actor=ACTOR, name="Safety", description="")
+        value_id = next(iter(app.known_value_ids()))
+        mission = app.mission()
+        assert mission is not None
+        for n in range(8):  # whether psycopg counts skipped runs or not, a refused one is
+            # the run on which its statements reach the threshold
+            app.open_initiative(actor=ACTOR, title=f"Stored {n}", problem="p", aim="a",
+                                value_ids=[value_id])
+            initiative = Initiative.open(actor=ACTOR, title=f"Refused {n}", problem="p", aim="a",
+                                         value_ids=[value_id], team=[],
+                                         known_value_ids={value_id})
+            events = [app.mapper.to_stored_event(e) for e in initiative.collect_events()]
+            answers = app.recorder._insert_saves(
+                [(events, None, {mission.id: mission.version - 1})])
+            assert isinstance(answers[0], idempotency.ExpectationFailed), answers
+        app.open_initiative(actor=ACTOR, title="Stored last", problem="p", aim="a",
+                            value_ids=[value_id])
+        with psycopg.connect(database_url) as conn:
+            titles = [row[0] for row in conn.execute(
+                "SELECT title FROM cqi_events e, LATERAL (SELECT convert_from(e.state, 'UTF8')"
+                " AS title) t WHERE e.topic LIKE %s", ("%Initiative.Opened%",))]
+        assert sum("Refused" in t for t in titles) == 0
+        assert sum("Stored" in t for t in titles) == 9
+    finally:
+        app.close()
