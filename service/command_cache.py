@@ -14,9 +14,11 @@ already in memory, exactly as stored. The rules that make reusing it safe:
   afresh and decides again. A refusal decided on an unread copy (a rule broken, a version named
   by If-Match that is not the copy's) is not reported until a decision on the latest version
   confirms it (CQIApplication._change).
-- Value ids a command checks come from the mission version this process last read; the save
-  carries that version and is refused under the events table's lock if the mission has moved
-  on since (service/idempotency.py `expecting`), and the command then reads and decides again.
+- The save also carries the copy's version, and the mission version the command's value ids
+  came from (the one this process last read); it is refused while the events table is locked
+  if either is no longer the latest stored (service/idempotency.py `expecting`), and the
+  command then reads and decides again. So a store that lost commits (a restore, a failover)
+  is not saved over a gap, and values are checked against the current mission.
 - Only commands use it. Pages, history and past versions read the database as before.
 
 No copy is made (the library's own cache deep-copies, which for large aggregates costs more
