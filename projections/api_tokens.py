@@ -47,20 +47,22 @@ class ApiTokens(Projection):
 
 async def token_holder(conn: asyncpg.Connection, account_id: uuid.UUID, token_id: str,
                        events: str, application: str) -> asyncpg.Record | None:
-    """The token's secret hash and its account, if the token is in force and the account
-    active — and only if both views have seen the account's latest event (`events` is the
-    event store's table): a view that lags behind (another process's revocation, a rebuild
-    under way, a view still catching up) must not let through what the account no longer
-    allows, so then the answer is None and the caller asks the account itself."""
+    """The token's secret hash and its account (with the account's latest version), if the
+    token is in force and the account active — and only if both views have seen the account's
+    latest event (`events` is the event store's table): a view that lags behind (another
+    process's revocation, a rebuild under way, a view still catching up) must not let through
+    what the account no longer allows, so then the answer is None and the caller asks the
+    account itself."""
     return await conn.fetchrow(
-        f"SELECT t.secret_hash, a.account_id, a.login, a.display_name, a.role FROM {TABLE} t"
+        f"SELECT t.secret_hash, a.account_id, a.login, a.display_name, a.role,"
+        f" last.originator_version AS version FROM {TABLE} t"
         f" JOIN {ACCOUNTS} a ON a.account_id = t.account_id"
+        f" CROSS JOIN LATERAL (SELECT notification_id, originator_version FROM {events}"
+        "   WHERE originator_id = $1 ORDER BY originator_version DESC LIMIT 1) last"
         " WHERE t.account_id = $1 AND t.token_id = $2 AND a.active"
-        f" AND (SELECT notification_id FROM {events} WHERE originator_id = $1"
-        "      ORDER BY originator_version DESC LIMIT 1)"
-        f"  <= LEAST((SELECT max(notification_id) FROM {TABLE}_tracking"
-        "             WHERE application_name = $3),"
-        f"            (SELECT max(notification_id) FROM {ACCOUNTS}_tracking"
-        "             WHERE application_name = $3))",
+        f" AND last.notification_id <= LEAST((SELECT max(notification_id) FROM {TABLE}_tracking"
+        "                                     WHERE application_name = $3),"
+        f"                                    (SELECT max(notification_id) FROM {ACCOUNTS}_tracking"
+        "                                     WHERE application_name = $3))",
         account_id, token_id, application,
     )

@@ -395,11 +395,7 @@ class CQIApplication(Application[uuid.UUID]):
 
         @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
         def read() -> dict[uuid.UUID, int]:  # retried on a dropped connection, as the library's
-            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(recorder.latest_versions_statement, (list(aggregate_ids),),
-                             prepare=True)
-                return {row["id"]: row["version"] for row in curs.fetchall()
-                        if row["version"] is not None}
+            return recorder.latest_versions(aggregate_ids)
 
         return read()
 

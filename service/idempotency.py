@@ -57,6 +57,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
 
+from service.vouch import PrincipalChanged
+from service.vouch import current as vouched
+
 HEADER = "Idempotency-Key"
 FORM_FIELD = "_idem"
 MAX_KEY_LENGTH = 200
@@ -290,6 +293,9 @@ class ExpectationFailed(Exception):
         """Which saves of the transaction expected too much (their indexes)."""
 
 
+RECHECKS = 3
+"""Saves tried again when the token holder's account moved on but still gives the same holder."""
+
 EXPECTATION_MESSAGE = "cqi: versions a save expected have moved on"
 EXPECT_SETUP_LOCK = 0x637169_657870  # pg_advisory_xact_lock key: "cqi" "exp"
 
@@ -474,13 +480,43 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         """A save's events (and its claimed key's row): stored together with the saves other
         threads of this process make meanwhile, in one transaction (see GroupCommit), if the
         versions it expects (see `expecting`) are still the latest."""
-        if not stored_events or any(v is not None for v in kwargs.values()):
-            answer = self._insert_saves([(stored_events, _claim.get(), _expect.get())],
-                                        **kwargs)[0]
-            if isinstance(answer, ExpectationFailed):
-                raise answer
+        vouch = vouched()
+        for _ in range(RECHECKS):
+            expected: Expected | Pairs | None = _expect.get()
+            if vouch is not None and stored_events:
+                # The request's token holder, as this process remembered it (service/vouch.py).
+                expected = [*(expected or {}).items(), (vouch.account_id, vouch.version)]
+            try:
+                if not stored_events or any(v is not None for v in kwargs.values()):
+                    answer = self._insert_saves([(stored_events, _claim.get(), expected)],
+                                                **kwargs)[0]
+                    if isinstance(answer, ExpectationFailed):
+                        raise answer
+                else:
+                    answer = self._group.insert(stored_events, _claim.get(), expected)
+            except ExpectationFailed:
+                if vouch is None or not stored_events:
+                    raise
+                latest = self.latest_versions([vouch.account_id]).get(vouch.account_id, 0)
+                if latest == vouch.version:
+                    raise  # not the holder's account: one of the command's own expectations
+                again = vouch.recheck()
+                if again is None:
+                    raise PrincipalChanged() from None
+                vouch.version = again  # the same holder: expect the account as it now is
+                continue
+            if vouch is not None and stored_events:
+                vouch.confirmed = True
             return answer
-        return self._group.insert(stored_events, _claim.get(), _expect.get())
+        raise PrincipalChanged()
+
+    def latest_versions(self, aggregate_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The latest stored version of each aggregate that has events, in one query (one
+        backward index probe each)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.latest_versions_statement, (list(aggregate_ids),), prepare=True)
+            return {row["id"]: row["version"] for row in curs.fetchall()
+                    if row["version"] is not None}
 
     def _insert_together(self, saves: list[Save]) -> list[Sequence[int] | Exception | None]:
         return self._insert_saves(saves)
@@ -572,7 +608,8 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         then would be missing on the server for every later use of the connection."""
         rows = []
         for k, (events, _, expected) in enumerate(_saving.get()):
-            for aggregate_id, version in (expected or {}).items():
+            pairs = expected.items() if isinstance(expected, Mapping) else (expected or ())
+            for aggregate_id, version in pairs:
                 own = [e.originator_version for e in events if e.originator_id == aggregate_id]
                 rows.append((k, aggregate_id, version, min(own) if own else None))
         if rows:  # a cursor of its own: the library reads the insert's ids from `curs`
@@ -604,7 +641,10 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         return notification_ids
 
 
-Save = tuple[Sequence[StoredEvent], Claim | None, Expected | None]
+Pairs = Sequence[tuple[uuid.UUID, int]]
+"""Expected versions as (aggregate id, version) pairs; an id may be named twice."""
+
+Save = tuple[Sequence[StoredEvent], Claim | None, Expected | Pairs | None]
 """One save's events, its claim on an idempotency key, the versions it expects."""
 
 _saving: ContextVar[Sequence[Save]] = ContextVar("cqi_idempotency_saving", default=())
@@ -621,7 +661,7 @@ class _Save:
                  "size")
 
     def __init__(self, events: Sequence[StoredEvent], claim: Claim | None,
-                 expected: Expected | None) -> None:
+                 expected: Expected | Pairs | None) -> None:
         self.events = events
         self.claim = claim
         self.expected = expected
@@ -657,7 +697,7 @@ class GroupCommit:
         """How many transactions stored groups (tests and diagnostics read it)."""
 
     def insert(self, events: Sequence[StoredEvent], claim: Claim | None,
-               expected: Expected | None = None) -> Sequence[int] | None:
+               expected: Expected | Pairs | None = None) -> Sequence[int] | None:
         save = _Save(events, claim, expected)
         with self._lock:
             self._waiting.append(save)
