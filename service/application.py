@@ -147,8 +147,8 @@ class CQIApplication(Application[uuid.UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         ensure_chain_for(self)  # the audit chain's table and trigger, before any write
-        if hasattr(self.recorder, "create_expect_function"):  # PostgreSQL
-            self.recorder.create_expect_function()
+        if hasattr(self.recorder, "create_save_function"):  # PostgreSQL
+            self.recorder.create_save_function()
         # Commands on one aggregate queue here instead of racing each other to the database:
         # under many concurrent writers in one process, optimistic retries alone can starve a
         # writer. Writers in other processes are still caught by the retry in `_change`.

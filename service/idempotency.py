@@ -38,23 +38,18 @@ import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
-    InternalError,
     OperationalError,
-    ProgrammingError,
     StoredEvent,
 )
-from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
-    PostgresApplicationRecorder,
-    PostgresDatastore,
-)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from litestar import Litestar
 from litestar.enums import ParamType
 from litestar.exceptions import ClientException, ValidationException
 from litestar.openapi.spec import OpenAPIResponse, OpenAPIType, Operation, Parameter, Schema
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from psycopg.rows import DictRow
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
 from service.vouch import PrincipalChanged
@@ -296,8 +291,7 @@ class ExpectationFailed(Exception):
 RECHECKS = 3
 """Saves tried again when the token holder's account moved on but still gives the same holder."""
 
-EXPECTATION_MESSAGE = "cqi: versions a save expected have moved on"
-EXPECT_SETUP_LOCK = 0x637169_657870  # pg_advisory_xact_lock key: "cqi" "exp"
+SAVE_SETUP_LOCK = 0x637169_657870  # pg_advisory_xact_lock key: "cqi" "exp"
 
 Expected = Mapping[uuid.UUID, int]
 """Aggregate id -> the version a save expects to be its latest stored one (0: none stored)."""
@@ -435,13 +429,6 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "recorded_at timestamptz NOT NULL DEFAULT now(), "
             "PRIMARY KEY (principal, key))"
         ).format(table=table))
-        self.insert_keys_statement = SQL(
-            "INSERT INTO {table} (principal, key, fingerprint, originator_id, "
-            "originator_version, notification_id, receipt) "
-            "SELECT p, k, f, o, v, n, r::jsonb FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::bigint[], "
-            "%s::text[]) AS u(p, k, f, o, v, n, r) RETURNING key"
-        ).format(table=table)
         events = SQL("{schema}.{events}").format(schema=Identifier(self.datastore.schema),
                                                   events=Identifier(self.events_table_name))
         self.latest_versions_statement = SQL(
@@ -449,29 +436,70 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "WHERE e.originator_id = u.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
             "FROM unnest(%s::uuid[]) AS u(id)"
         ).format(events=events)
-        # For each expectation: the save (its index in the transaction), the aggregate, the
-        # version expected to be its latest before this save, and the first version this save
-        # stores of that aggregate (NULL if none): the save's own events are not counted.
-        expect = Identifier(self.datastore.schema, f"{self.events_table_name}_expect_v2")
-        self.expect_function_statement = SQL(
-            "CREATE OR REPLACE FUNCTION {expect}(saves integer[], ids uuid[], versions bigint[],"
-            " own_from bigint[]) RETURNS void LANGUAGE plpgsql AS $body$"
+        # One statement, in a transaction of its own (the connections are in autocommit): a
+        # group of saves costs one round trip, and the events table's lock is held for no
+        # round trip to the client. Under the lock: the saves whose expected versions (see
+        # `expecting`) have moved on are left out; the others' events are inserted in the
+        # order given (so their notification ids follow it), listeners notified, and each
+        # claimed key's row written with the receipt its save's last notification id
+        # completes. Returns a row per stored event, and one per save left out.
+        self.save_function = Identifier(self.datastore.schema,
+                                        f"{self.events_table_name}_save_v1")
+        self.save_function_statement = SQL(
+            "CREATE OR REPLACE FUNCTION {save}("
+            " saves integer[], ids uuid[], versions bigint[], topics text[], states bytea[],"
+            " expect_saves integer[], expect_ids uuid[], expect_versions bigint[],"
+            " key_saves integer[], principals text[], keys text[], fingerprints text[],"
+            " key_ids uuid[], key_versions bigint[], receipts text[])"
+            " RETURNS TABLE (stored_id uuid, stored_version bigint, stored_notification bigint,"
+            "                stale_save integer)"
+            " LANGUAGE plpgsql AS $body$"
+            " #variable_conflict use_column\n"
             " DECLARE stale integer[];"
             " BEGIN"
-            "  SELECT array_agg(DISTINCT x.save ORDER BY x.save) INTO stale"
-            "  FROM unnest(saves, ids, versions, own_from) AS x(save, id, version, own_from)"
+            "  SET LOCAL lock_timeout = {lock_timeout};"
+            "  LOCK TABLE {events} IN EXCLUSIVE MODE;"
+            "  SELECT coalesce(array_agg(DISTINCT x.save), '{{}}') INTO stale"
+            "  FROM unnest(expect_saves, expect_ids, expect_versions) AS x(save, id, version)"
             "  WHERE coalesce((SELECT e.originator_version FROM {events} e"
             "                  WHERE e.originator_id = x.id"
-            "                  AND (x.own_from IS NULL OR e.originator_version < x.own_from)"
             "                  ORDER BY e.originator_version DESC LIMIT 1), 0) <> x.version;"
-            "  IF stale IS NOT NULL THEN"
-            "   RAISE EXCEPTION USING MESSAGE = {message}, DETAIL = array_to_string(stale, ',');"
-            "  END IF;"
+            "  IF EXISTS (SELECT 1 FROM unnest(saves) AS u(save) WHERE NOT u.save = ANY(stale))"
+            "  THEN NOTIFY {channel}; END IF;"
+            "  RETURN QUERY"
+            "  WITH input AS ("
+            "   SELECT u.save, u.id, u.version, u.topic, u.state, u.n FROM unnest(saves, ids,"
+            "    versions, topics, states) WITH ORDINALITY AS u(save, id, version, topic, state, n)"
+            "   WHERE NOT u.save = ANY(stale)),"
+            "  inserted AS ("
+            "   INSERT INTO {events} (originator_id, originator_version, topic, state)"
+            "   SELECT i.id, i.version, i.topic, i.state FROM input i ORDER BY i.n"
+            "   RETURNING originator_id, originator_version, notification_id),"
+            "  last AS ("
+            "   SELECT i.save, max(s.notification_id) AS notification_id FROM inserted s"
+            "   JOIN input i ON i.id = s.originator_id AND i.version = s.originator_version"
+            "   GROUP BY i.save),"
+            "  keyed AS ("
+            "   INSERT INTO {keys_table} (principal, key, fingerprint, originator_id,"
+            "    originator_version, notification_id, receipt)"
+            "   SELECT k.principal, k.key, k.fingerprint, k.id, k.version, l.notification_id,"
+            "    jsonb_set(k.receipt::jsonb, '{{notification_id}}', to_jsonb(l.notification_id))"
+            "   FROM unnest(key_saves, principals, keys, fingerprints, key_ids, key_versions,"
+            "    receipts) AS k(save, principal, key, fingerprint, id, version, receipt)"
+            "   JOIN last l ON l.save = k.save"
+            "   RETURNING 1)"
+            "  SELECT s.originator_id, s.originator_version, s.notification_id, NULL::integer"
+            "  FROM inserted s"
+            "  UNION ALL SELECT NULL::uuid, NULL::bigint, NULL::bigint, x FROM unnest(stale) AS x;"
             " END $body$"
-        ).format(expect=expect, events=events, message=Literal(EXPECTATION_MESSAGE))
-        self.expect_statement = SQL(
-            "SELECT {expect}(%s::integer[], %s::uuid[], %s::bigint[], %s::bigint[])"
-        ).format(expect=expect)
+        ).format(save=self.save_function, events=events, keys_table=table,
+                 channel=Identifier(self.channel_name),
+                 lock_timeout=Literal(f"{self.datastore.lock_timeout}s"))
+        self.save_statement = SQL(
+            "SELECT * FROM {save}(%s::integer[], %s::uuid[], %s::bigint[], %s::text[],"
+            " %s::bytea[], %s::integer[], %s::uuid[], %s::bigint[], %s::integer[], %s::text[],"
+            " %s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::text[])"
+        ).format(save=self.save_function)
         self._group = GroupCommit(self._insert_together)
 
     def insert_events(
@@ -525,120 +553,73 @@ class IdempotentRecorder(PostgresApplicationRecorder):
                       ) -> list[Sequence[int] | Exception | None]:
         """Several saves' events in one transaction, the notification ids of each save in the
         order given. A save whose expected versions have moved on is answered with an
-        ExpectationFailed, and the others are stored without it in a new transaction: one
-        stale save costs the others nothing but that."""
-        answers: list[Sequence[int] | Exception | None] = [None] * len(saves)
-        pending = list(range(len(saves)))
-        while pending:
-            try:
-                stored = self._insert_transaction([saves[k] for k in pending], **kwargs)
-            except ExpectationFailed as failed:
-                # Those saves left out; the others tried again without them. (Were none named,
-                # all would be answered so, rather than tried again for ever.)
-                stale = set(failed.stale) or set(range(len(pending)))
-                for j in stale:
-                    answers[pending[j]] = ExpectationFailed(str(failed))
-                pending = [k for j, k in enumerate(pending) if j not in stale]
-                continue
-            for k, ids in zip(pending, stored, strict=True):
-                answers[k] = ids
-            break
-        return answers
+        ExpectationFailed and stores nothing; the others are stored all the same."""
+        if any(v is not None for v in kwargs.values()):
+            raise NotImplementedError(f"saving with {sorted(kwargs)} is not supported")
+        if not any(events for events, _, _ in saves):
+            return [None] * len(saves)
+        return self._insert_transaction(saves)
 
-    def create_expect_function(self) -> None:
-        """The database function that checks a transaction's expected versions (idempotent;
-        run at start-up, one process at a time)."""
+    def create_save_function(self) -> None:
+        """The database function that stores a group of saves (idempotent; run at start-up,
+        one process at a time)."""
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (EXPECT_SETUP_LOCK,))
-            curs.execute(self.expect_function_statement)
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (SAVE_SETUP_LOCK,))
+            curs.execute(self.save_function_statement)
 
-    def _insert_transaction(self, saves: list[Save], **kwargs: Any
-                            ) -> list[Sequence[int] | None]:
-        """The saves in one transaction (the library's: table lock, NOTIFY, one insert,
-        retried on connection errors), each claimed key's row in it too."""
-        stored_events = [e for events, _, _ in saves for e in events]
-        token = _saving.set(saves)
+    def _insert_transaction(self, saves: list[Save]) -> list[Sequence[int] | Exception | None]:
+        """The saves through the save function: one statement, one transaction."""
+        events_columns: list[list[Any]] = [[], [], [], [], []]
+        expect_columns: list[list[Any]] = [[], [], []]
+        key_columns: list[list[Any]] = [[], [], [], [], [], [], []]
+        for k, (events, claim, expected) in enumerate(saves):
+            for e in events:
+                for column, value in zip(events_columns, (
+                        k, e.originator_id, e.originator_version, e.topic, e.state),
+                        strict=True):
+                    column.append(value)
+            pairs = expected.items() if isinstance(expected, Mapping) else (expected or ())
+            for aggregate_id, version in pairs:
+                for column, value in zip(expect_columns, (k, aggregate_id, version),
+                                         strict=True):
+                    column.append(value)
+            if claim is not None and events and not claim.recorded:
+                # The receipt's notification id is the database's to fill in.
+                receipt = receipt_fields(events, [0], claim.detail)
+                for column, value in zip(key_columns, (
+                        k, claim.principal, claim.key, claim.fingerprint,
+                        uuid.UUID(receipt["id"]), receipt["version"], json.dumps(receipt)),
+                        strict=True):
+                    column.append(value)
         try:
-            notification_ids = super().insert_events(stored_events, **kwargs)
-        except (InternalError, ProgrammingError) as exc:  # psycopg's class for RAISE
-            cause = exc.__cause__
-            if (isinstance(cause, psycopg.errors.RaiseException)
-                    and cause.diag.message_primary == EXPECTATION_MESSAGE):
-                stale = [int(k) for k in (cause.diag.message_detail or "").split(",") if k]
-                raise ExpectationFailed(f"{len(stale)} save(s) decided on versions no longer "
-                                        "the latest", stale) from None
-            raise
+            rows = self._call_save([*events_columns, *expect_columns, *key_columns])
         except IntegrityError as exc:
             cause = exc.__cause__
             if (isinstance(cause, psycopg.errors.UniqueViolation)
                     and cause.diag.constraint_name == self.idempotency_constraint):
                 raise KeyAlreadyUsed(str(exc)) from exc
             raise
-        finally:
-            _saving.reset(token)
-        answers: list[Sequence[int] | None] = []
-        start = 0
-        for events, claim, _ in saves:
-            if notification_ids is None:
-                answers.append(None)
-            else:
-                answers.append(list(notification_ids[start:start + len(events)]))
-            start += len(events)
+        stale = {row[3] for row in rows if row[3] is not None}
+        stored = {(row[0], row[1]): row[2] for row in rows if row[3] is None}
+        answers: list[Sequence[int] | Exception | None] = []
+        for k, (events, claim, _) in enumerate(saves):
+            if k in stale:
+                answers.append(ExpectationFailed(
+                    "decided on versions no longer the latest", [k]))
+                continue
+            answers.append([stored[e.originator_id, e.originator_version] for e in events])
             if claim is not None and events:
                 claim.recorded = True
         return answers
 
-    def _insert_stored_events(self, curs: psycopg.Cursor[DictRow],
-                              stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        """As the library's (lock the table, NOTIFY, insert), then the saves' expected versions
-        checked: the table is locked, so no other save can come between the check and this
-        transaction's commit."""
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events, **kwargs)
-        self._check_expected(curs)
-
-    def _check_expected(self, curs: psycopg.Cursor[DictRow]) -> None:
-        """Sent in the pipeline, not waited for: the database function raises if a version
-        moved on, which aborts the whole transaction (events included), and the error meets
-        the library's sync right after it, so no round trip is added under the lock.
-
-        It must be the pipeline's last statement before that sync, and never prepared: psycopg
-        counts a statement skipped after an error in its pipeline as run, and one it prepared
-        then would be missing on the server for every later use of the connection."""
-        rows = []
-        for k, (events, _, expected) in enumerate(_saving.get()):
-            pairs = expected.items() if isinstance(expected, Mapping) else (expected or ())
-            for aggregate_id, version in pairs:
-                own = [e.originator_version for e in events if e.originator_id == aggregate_id]
-                rows.append((k, aggregate_id, version, min(own) if own else None))
-        if rows:  # a cursor of its own: the library reads the insert's ids from `curs`
-            with curs.connection.cursor() as check:
-                check.execute(self.expect_statement,
-                              [list(column) for column in zip(*rows, strict=True)],
-                              prepare=False)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if not notification_ids:
-            return notification_ids
-        rows: list[tuple[Any, ...]] = []
-        start = 0
-        for events, claim, _ in _saving.get():
-            ids = notification_ids[start:start + len(events)]
-            start += len(events)
-            if claim is None or claim.recorded or not events:
-                continue
-            receipt = receipt_fields(events, ids, claim.detail)
-            rows.append((claim.principal, claim.key, claim.fingerprint, uuid.UUID(receipt["id"]),
-                         receipt["version"], receipt["notification_id"], json.dumps(receipt)))
-        if rows:
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            curs.execute(self.insert_keys_statement, columns)
-            curs.fetchall()  # in pipeline mode: a duplicate key raises here, in the transaction
-        return notification_ids
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _call_save(self, params: list[list[Any]]) -> list[tuple[Any, ...]]:
+        """Retried on a dropped connection, as the library's own insert is."""
+        with self.datastore.get_connection() as conn:
+            assert conn.autocommit  # the statement is its own transaction
+            with conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(self.save_statement, params, prepare=True)
+                return curs.fetchall()
 
 
 Pairs = Sequence[tuple[uuid.UUID, int]]
@@ -646,9 +627,6 @@ Pairs = Sequence[tuple[uuid.UUID, int]]
 
 Save = tuple[Sequence[StoredEvent], Claim | None, Expected | Pairs | None]
 """One save's events, its claim on an idempotency key, the versions it expects."""
-
-_saving: ContextVar[Sequence[Save]] = ContextVar("cqi_idempotency_saving", default=())
-"""The saves being stored by this thread's transaction."""
 
 MAX_GROUP_SAVES = 64
 MAX_GROUP_BYTES = 256 * 1024
