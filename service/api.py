@@ -166,12 +166,15 @@ class HealthController(Controller):
              generate_examples=False)},
          response_headers=[ResponseHeader(
              name=WRITER_HEADER, documentation_only=True,
-             description='"yes" when this process is the one that writes the views (one per '
-                         'database, among all replicas), else "no".')])
+             description='"yes" when the views are written by this process, or by the views '
+                         'process `cqi serve` started beside it (one writer per database, among '
+                         'all replicas), else "no".')])
     async def health(self, services: Svc) -> Response[s.Health]:
         runner = services.runner
-        writer = {WRITER_HEADER: "yes" if runner.is_leader else "no"}
         head = await services.log_head()
+        # (While the database does not answer, only this process's own part is known.)
+        writes = runner.is_leader if head is None else await services.writes_views()
+        writer = {WRITER_HEADER: "yes" if writes else "no"}
         if head is None:
             return Response(s.Health("unavailable", "the database does not answer"),
                             status_code=503, headers=writer)

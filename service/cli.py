@@ -6,8 +6,12 @@ import argparse
 import contextlib
 import getpass
 import logging
+import os
+import secrets
 import signal
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -102,8 +106,6 @@ def application(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import os
-
     from eventsourcing.utils import get_topic
     from granian.constants import Interfaces, Loops
     from granian.server import Server
@@ -136,12 +138,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["DATABASE_URL"] = configured.database_url or ""
         os.environ["CQI_SECRET_KEY"] = configured.with_secret_key().secret_key
         # granian stops its workers on SIGINT/SIGTERM and returns; leaving this block then
-        # stops the embedded PostgreSQL it started.
-        Server(
-            "service.asgi:app", factory=True, interface=Interfaces.ASGI, address=host,
-            port=port, workers=workers, loop=Loops.uvloop, log_access=False,
-            respawn_failed_workers=True, workers_kill_timeout=10,
-        ).serve()
+        # stops the views process and the embedded PostgreSQL it started.
+        with views_process(configured, workers):
+            Server(
+                "service.asgi:app", factory=True, interface=Interfaces.ASGI, address=host,
+                port=port, workers=workers, loop=Loops.uvloop, log_access=False,
+                respawn_failed_workers=True, workers_kill_timeout=10,
+            ).serve()
     return 0
 
 
@@ -216,6 +219,63 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
         app.revoke_token(account.id, actor=CLI_ACTOR, token_id=args.token_id)
     print(f"Token {args.token_id} of {account.login} revoked; it no longer works.")
     return 0
+
+
+def cmd_views(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the views from this process until stopped (SIGTERM, SIGINT) or, with --parent,
+    until that process is gone. Another process may hold the writer lock: then this one
+    follows, and takes over when that one dies."""
+    from service.projection_runner import ProjectionRunner
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with opened(settings) as app:
+        runner = ProjectionRunner(app, lock_name=settings.views_name)
+        runner.start()
+        deadline = time.monotonic() + 5
+        while not runner.is_leader and time.monotonic() < deadline and not stopping.is_set():
+            time.sleep(0.01)  # the first try for the lock
+        print(f"views process ready ({'writing' if runner.is_leader else 'following'})",
+              flush=True)
+        try:
+            while not stopping.wait(0.5):
+                if args.parent and os.getppid() != args.parent:
+                    break  # the server that started it is gone (even if killed)
+        finally:
+            runner.stop()
+    return 0
+
+
+@contextlib.contextmanager
+def views_process(settings: Settings, workers: int) -> Iterator[None]:
+    """`cqi serve`'s views process: with two or more workers, the views are written by a
+    process of its own (started, and stopped, with the server) rather than by one of the
+    workers, which then serve requests only. If it dies, a worker takes the writer lock over,
+    as a replica does when another dies."""
+    if workers < 2 or not settings.views_process:
+        yield
+        return
+    name = f"{os.environ.get('PGAPPNAME') or 'cqi'} views {secrets.token_hex(4)}"
+    os.environ["CQI_VIEWS_NAME"] = name  # the workers' health checks know it by this name
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "projections", "run", "--parent", str(os.getpid())],
+        stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()  # before the workers start: it asks for the lock first
+        if not ready:
+            raise SettingsError(f"the views process did not start (exit status {process.wait()})")
+        print(ready.strip(), flush=True)
+        yield
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -403,6 +463,10 @@ def parser() -> argparse.ArgumentParser:
                                                      "events")
     rebuild.add_argument("--batch-size", type=int, default=1000)
     rebuild.set_defaults(run=cmd_rebuild)
+    run = projections.add_parser("run", help="write the views from this process until stopped "
+                                             "(`cqi serve` starts one itself)")
+    run.add_argument("--parent", type=int, help="stop when the process with this PID is gone")
+    run.set_defaults(run=cmd_views)
 
     demo = commands.add_parser("demo", help="load a realistic sample agency")
     demo.add_argument("--force", action="store_true",

@@ -495,10 +495,12 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         ).format(save=self.save_function, events=events, keys_table=table,
                  channel=Identifier(self.channel_name),
                  lock_timeout=Literal(f"{self.datastore.lock_timeout}s"))
+        # Parameters in binary: half the time to encode a group's arrays, and no hex for the
+        # events' bytes.
         self.save_statement = SQL(
-            "SELECT * FROM {save}(%s::integer[], %s::uuid[], %s::bigint[], %s::text[],"
-            " %s::bytea[], %s::integer[], %s::uuid[], %s::bigint[], %s::integer[], %s::text[],"
-            " %s::text[], %s::text[], %s::uuid[], %s::bigint[], %s::text[])"
+            "SELECT * FROM {save}(%b::integer[], %b::uuid[], %b::bigint[], %b::text[],"
+            " %b::bytea[], %b::integer[], %b::uuid[], %b::bigint[], %b::integer[], %b::text[],"
+            " %b::text[], %b::text[], %b::uuid[], %b::bigint[], %b::text[])"
         ).format(save=self.save_function)
         self._group = GroupCommit(self._insert_together)
 

@@ -124,8 +124,12 @@ class ProjectionRunner:
         *,
         batch_size: int = 500,
         catch_up_batch_size: int | None = None,
+        lock_name: str | None = None,
     ) -> None:
         self.app = app
+        self.lock_name = lock_name
+        """The application name of the connection that holds (or asks for) the writer lock;
+        None: the connection's default (PGAPPNAME)."""
         self.projections = list(projections or all_projections())
         self.batch_size = batch_size
         """Events read for a batch when the views are up to date (live batches hold the few
@@ -364,6 +368,7 @@ class ProjectionRunner:
             dbname=info["dbname"], host=info["host"], port=info["port"], user=info["user"],
             password=info["password"], autocommit=True, connect_timeout=10,
             **LOCK_CONNECTION_TIMEOUTS,
+            **({"application_name": self.lock_name} if self.lock_name else {}),
         )
 
     def _run(self) -> None:

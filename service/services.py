@@ -25,7 +25,7 @@ from domain.errors import DomainError, NotFoundError
 from service import idempotency
 from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.hardening import create_throttle_tables
-from service.projection_runner import SCHEMA_LOCK_KEY, ProjectionRunner
+from service.projection_runner import RUNNER_LOCK_KEY, SCHEMA_LOCK_KEY, ProjectionRunner
 from service.security import AccountFacts, SessionStore, password_hasher, verify_password
 from service.settings import Settings
 
@@ -108,7 +108,9 @@ class Services:
             await conn.close()
         sessions.ask_accounts(f"{cqi.name}_events", cqi.name,
                               functools.partial(_account_facts, cqi))
-        runner = ProjectionRunner(cqi)
+        # Under `cqi serve` with a views process, a worker that takes the writer lock over
+        # (the views process died) carries the same name: the replica still writes.
+        runner = ProjectionRunner(cqi, lock_name=settings.views_name)
         await anyio.to_thread.run_sync(runner.start)
         hasher = password_hasher(settings.password_hash_cost)
         unknown = await anyio.to_thread.run_sync(hasher.hash, secrets.token_urlsafe(16))
@@ -225,6 +227,28 @@ class Services:
             return int(head or 0)
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
             return None
+
+    async def writes_views(self) -> bool:
+        """Whether this replica writes the views: this process, or the views process `cqi
+        serve` started beside it (known by its lock connection's name)."""
+        if self.runner.is_leader:
+            return True
+        name = self.settings.views_name
+        if not name:
+            return False
+        try:
+            async with asyncio.timeout(2):
+                async with self.pool.acquire() as conn:
+                    holders = await conn.fetch(
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
+                        " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND l.database = (SELECT oid FROM pg_database"
+                        "                   WHERE datname = current_database())"
+                        " AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1",
+                        RUNNER_LOCK_KEY)
+        except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
+            return False
+        return [row[0] for row in holders] == [name]
 
     async def read(self, query: Callable[..., Any], *args: Any) -> Any:
         async with self.pool.acquire() as conn:

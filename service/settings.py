@@ -52,6 +52,13 @@ class Settings:
     trust_proxy_headers: bool = False
     """CQI_TRUST_PROXY_HEADERS: a reverse proxy in front sets X-Forwarded-Proto and
     X-Forwarded-For (true only when every request comes through that proxy)."""
+    views_process: bool = True
+    """CQI_VIEWS_PROCESS: with two or more workers, `cqi serve` also starts a process that
+    writes the views, so that no worker spends its time on them (false: a worker does)."""
+    views_name: str | None = None
+    """CQI_VIEWS_NAME: set by `cqi serve` for its workers and its views process (not by hand):
+    the name the views process's lock connection carries, by which a worker's health check
+    knows that its own replica writes the views."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -91,6 +98,8 @@ class Settings:
             if env.get("CQI_SIGNING_KEY_FILE") else None,
             allowed_hosts=_hosts(env.get("CQI_ALLOWED_HOSTS")),
             trust_proxy_headers=_flag(env, "CQI_TRUST_PROXY_HEADERS", False),
+            views_process=_flag(env, "CQI_VIEWS_PROCESS", True),
+            views_name=env.get("CQI_VIEWS_NAME") or None,
         )
 
     def with_secret_key(self) -> Settings:
