@@ -159,9 +159,11 @@ class ProjectionRunner:
         self._failed_at = 0
         self.stall_seconds = STALL_SECONDS
         self._behind: tuple[int, float] | None = None
-        self._positions_query: sql.Composed | None = None
+        # Statements kept as bytes: psycopg turns a Composed into bytes at every execute.
+        self._positions_query: bytes | None = None
         self._views_by_type: dict[type, list[int]] = {}
-        self._read_query: sql.Composed | None = None
+        self._read_query: bytes | None = None
+        self._record_queries: dict[tuple[str, ...], bytes] = {}
 
     def stalled_for(self, head: int, now: float) -> float | None:
         """Seconds for which the views have stood still behind `head` (the log's last
@@ -211,7 +213,7 @@ class ProjectionRunner:
             self._positions_query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
                 sql.SQL("(SELECT max(notification_id) FROM {} WHERE application_name = %(app)s) "
                         "AS {}").format(sql.Identifier(p.tracking_table), sql.Identifier(f"p{k}"))
-                for k, p in enumerate(self.projections)))
+                for k, p in enumerate(self.projections))).as_bytes(None)
         curs.execute(self._positions_query, {"app": self.app.name}, prepare=True)
         row = curs.fetchone()
         values = row.values() if isinstance(row, dict) else row
@@ -284,7 +286,8 @@ class ProjectionRunner:
                 "SELECT notification_id, originator_id, originator_version, topic, state"
                 " FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
             ).format(sql.Identifier(self.datastore.schema),
-                     sql.Identifier(self.app.recorder.events_table_name))  # type: ignore[attr-defined]
+                     sql.Identifier(self.app.recorder.events_table_name)  # type: ignore[attr-defined]
+                     ).as_bytes(None)
         with curs.connection.cursor(row_factory=tuple_row, binary=True) as rows:
             rows.execute(self._read_query, (start, limit), prepare=True)
             return [Notification(id=i, originator_id=o, originator_version=v, topic=t,
@@ -306,15 +309,19 @@ class ProjectionRunner:
         moved = [p for p in self.projections if last > positions[p.name]]
         if not moved:
             return
-        steps = sql.SQL(", ").join(
-            sql.SQL("{} AS ({})").format(sql.Identifier(f"moved_{k}"),
-                                         self.recorders[p.name].insert_tracking_statement)
-            for k, p in enumerate(moved))
-        count = sql.SQL(" + ").join(
-            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"moved_{k}"))
-            for k in range(len(moved)))
-        curs.execute(sql.SQL("WITH {} SELECT {} AS moved").format(steps, count),
-                     {"application_name": self.app.name, "notification_id": last})
+        names = tuple(p.name for p in moved)
+        query = self._record_queries.get(names)
+        if query is None:
+            steps = sql.SQL(", ").join(
+                sql.SQL("{} AS ({})").format(sql.Identifier(f"moved_{k}"),
+                                             self.recorders[p.name].insert_tracking_statement)
+                for k, p in enumerate(moved))
+            count = sql.SQL(" + ").join(
+                sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"moved_{k}"))
+                for k in range(len(moved)))
+            query = self._record_queries[names] = sql.SQL(
+                "WITH {} SELECT {} AS moved").format(steps, count).as_bytes(None)
+        curs.execute(query, {"application_name": self.app.name, "notification_id": last})
         row = curs.fetchone()
         done = row["moved"] if isinstance(row, dict) else row[0]
         if done != len(moved):
