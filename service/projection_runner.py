@@ -86,8 +86,11 @@ class Progress:
             ready = [w for w in self._waiters if w[0] <= position]
             self._waiters = [w for w in self._waiters if w[0] > position]
             self._changed.notify_all()
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, loop, future in ready:
-            loop.call_soon_threadsafe(_resolve, future)
+            by_loop.setdefault(loop, []).append(future)
+        for loop, futures in by_loop.items():  # one wake-up of each loop, not one per waiter
+            loop.call_soon_threadsafe(_resolve, futures)
 
     async def wait(self, notification_id: int, timeout: float = 5.0) -> bool:
         loop = asyncio.get_running_loop()
@@ -98,7 +101,8 @@ class Progress:
             waiter = (notification_id, loop, future)
             self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                await future
             return True
         except TimeoutError:
             with self._lock:
@@ -111,9 +115,10 @@ class Progress:
             return self._changed.wait_for(lambda: self.position >= notification_id, timeout)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
 
 
 class ProjectionRunner:
