@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -238,6 +239,10 @@ def cmd_views(settings: Settings, args: argparse.Namespace) -> int:
             time.sleep(0.01)  # the first try for the lock
         print(f"views process ready ({'writing' if runner.is_leader else 'following'})",
               flush=True)
+        if args.parent:  # nobody reads the pipe any more: a later print must not fill it
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
         try:
             while not stopping.wait(0.5):
                 if args.parent and os.getppid() != args.parent:
@@ -245,6 +250,11 @@ def cmd_views(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             runner.stop()
     return 0
+
+
+VIEWS_NAME_PREFIX = 48
+"""Characters of PGAPPNAME kept in the views process's name (63 bytes in all)."""
+VIEWS_START_SECONDS = 60
 
 
 @contextlib.contextmanager
@@ -256,16 +266,23 @@ def views_process(settings: Settings, workers: int) -> Iterator[None]:
     if workers < 2 or not settings.views_process:
         yield
         return
-    name = f"{os.environ.get('PGAPPNAME') or 'cqi'} views {secrets.token_hex(4)}"
+    # PostgreSQL keeps 63 bytes of an application name, printable ASCII only: the random
+    # part that tells replicas apart must survive.
+    base = "".join(c if " " <= c <= "~" else "?" for c in os.environ.get("PGAPPNAME") or "cqi")
+    name = f"{base[:VIEWS_NAME_PREFIX]} views {secrets.token_hex(4)}"
     os.environ["CQI_VIEWS_NAME"] = name  # the workers' health checks know it by this name
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "projections", "run", "--parent", str(os.getpid())],
         stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         assert process.stdout is not None
-        ready = process.stdout.readline()  # before the workers start: it asks for the lock first
+        # Before the workers start: it asks for the writer lock first.
+        waited, _, _ = select.select([process.stdout], [], [], VIEWS_START_SECONDS)
+        ready = process.stdout.readline() if waited else ""
         if not ready:
-            raise SettingsError(f"the views process did not start (exit status {process.wait()})")
+            process.kill()
+            raise SystemExit(f"The views process did not start within {VIEWS_START_SECONDS} s "
+                             f"(exit status {process.wait()}); see the messages above.")
         print(ready.strip(), flush=True)
         yield
     finally:

@@ -438,9 +438,11 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         ).format(events=events)
         # One statement, in a transaction of its own (the connections are in autocommit): a
         # group of saves costs one round trip, and the events table's lock is held for no
-        # round trip to the client. Under the lock: the saves whose expected versions (see
-        # `expecting`) have moved on are left out; the others' events are inserted in the
-        # order given (so their notification ids follow it), listeners notified, and each
+        # round trip to the client. Under the lock, the saves whose expected versions (see
+        # `expecting`) have moved on are left out. So is a save expecting an aggregate that an
+        # earlier save of the same group writes: it was decided without that save, so it is
+        # tried again (even if that save is left out too). The others' events are inserted in
+        # the order given (so their notification ids follow it), listeners notified, and each
         # claimed key's row written with the receipt its save's last notification id
         # completes. Returns a row per stored event, and one per save left out.
         self.save_function = Identifier(self.datastore.schema,
@@ -463,7 +465,9 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "  FROM unnest(expect_saves, expect_ids, expect_versions) AS x(save, id, version)"
             "  WHERE coalesce((SELECT e.originator_version FROM {events} e"
             "                  WHERE e.originator_id = x.id"
-            "                  ORDER BY e.originator_version DESC LIMIT 1), 0) <> x.version;"
+            "                  ORDER BY e.originator_version DESC LIMIT 1), 0) <> x.version"
+            "  OR EXISTS (SELECT 1 FROM unnest(saves, ids) AS u(save, id)"
+            "             WHERE u.save < x.save AND u.id = x.id);"
             "  IF EXISTS (SELECT 1 FROM unnest(saves) AS u(save) WHERE NOT u.save = ANY(stale))"
             "  THEN NOTIFY {channel}; END IF;"
             "  RETURN QUERY"

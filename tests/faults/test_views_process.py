@@ -35,11 +35,11 @@ def cluster(database_url: str, tmp_path: Path) -> Iterator[Cluster]:
         started.stop()
 
 
-def start_two_workers(cluster: Cluster, name: str) -> Replica:
+def start_two_workers(cluster: Cluster, name: str, appname: str | None = None) -> Replica:
     port = free_port()
     log = cluster.tmp_path / f"{name}.log"
     env = environment(cluster.database_url, cluster.tmp_path / name, cluster.secret_key,
-                      PGAPPNAME=f"replica-{name}", CQI_WORKERS="2")
+                      PGAPPNAME=appname or f"replica-{name}", CQI_WORKERS="2")
     with open(log, "wb") as out:
         process = subprocess.Popen([str(CQI), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                    env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -114,3 +114,12 @@ def _group_of(pid: int) -> int | None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         return os.getpgid(pid)
     return None
+
+
+def test_a_long_application_name_still_lets_the_replica_know_it_writes(cluster: Cluster):
+    """PostgreSQL keeps 63 bytes of an application name: the views process's name is cut to
+    fit before it is used, so the health check still recognises it."""
+    replica = start_two_workers(cluster, "long", appname="replica-" + "é" * 70)
+    (holder,) = holder_names(cluster)
+    assert len(holder.encode()) <= 63 and holder.startswith("replica-??")
+    within(5, lambda: all_say_writer(replica), "the replica's health says it writes")

@@ -207,3 +207,73 @@ def test_saves_refused_for_their_expectations_leave_the_connection_usable(databa
         assert sum("Stored" in t for t in titles) == 9
     finally:
         app.close()
+
+
+def test_a_save_expecting_what_an_earlier_save_of_its_group_writes_is_left_out(database_url):
+    """Expected versions are checked before the group's insert: a save expecting an aggregate
+    that an earlier save of the same group moves on was decided without that save, and must
+    not be stored after it as if nothing had happened."""
+    from eventsourcing.persistence import StoredEvent
+
+    app = CQIApplication(env=eventsourcing_env(database_url, pool_size=2))
+    try:
+        moved, other = uuid.uuid4(), uuid.uuid4()
+        app.recorder._insert_saves([([StoredEvent(moved, 1, "t:Made", b"{}")], None, None)])
+        first = ([StoredEvent(moved, 2, "t:Moved", b"{}")], None, None)
+        second = ([StoredEvent(other, 1, "t:Decided", b"{}")], None, [(moved, 1)])
+        answers = app.recorder._insert_saves([first, second])
+        assert isinstance(answers[0], list) and len(answers[0]) == 1
+        assert isinstance(answers[1], idempotency.ExpectationFailed), answers
+        assert app.recorder.select_events(other) == []
+    finally:
+        app.close()
+
+
+def test_a_write_on_a_token_revoked_in_the_same_group_is_not_stored(database_url):
+    """A revocation and a write vouched for by the revoked token (service/vouch.py), saved by
+    one group: the revocation is stored, the write is not (its recheck finds the token no
+    longer good)."""
+    from service.vouch import PrincipalChanged, Vouch, vouching
+
+    app, value_id = started(database_url)
+    try:
+        account = app.register_account(actor=ACTOR, login="member1", display_name="M",
+                                       role="member", password_hash="x").id
+        token = app.issue_token(account, actor=ACTOR).detail
+        holder = app.account_for_token(token)
+        assert holder is not None
+        initiative = app.open_initiative(actor=ACTOR, title="Before", problem="p", aim="a",
+                                         value_ids=[value_id]).id
+        elsewhere = app.open_initiative(actor=ACTOR, title="o", problem="p", aim="a",
+                                        value_ids=[value_id]).id
+        sizes = slow_first_group(app)
+        outcome: dict[str, object] = {}
+        vouch = Vouch(account, holder.version, lambda: None)  # the token is no longer good
+
+        def hold_the_lead() -> None:
+            app.revise_charter(elsewhere, actor=ACTOR, title="slow", problem="p", aim="a",
+                               value_ids=[value_id])
+
+        def revoke() -> None:
+            app.revoke_token(account, actor=ACTOR, token_id=token.split(".")[1])
+
+        def write() -> None:
+            with vouching(vouch):
+                try:
+                    app.revise_charter(initiative, actor=str(account), title="By the revoked",
+                                       problem="p", aim="a", value_ids=[value_id])
+                except PrincipalChanged as refused:
+                    outcome["refused"] = refused
+
+        threads = [threading.Thread(target=f) for f in (hold_the_lead, revoke, write)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.1)  # the revocation queues before the write: one group, in that order
+        for thread in threads:
+            thread.join(30)
+        assert sizes[:2] == [1, 2], sizes
+        assert app.account_for_token(token) is None
+        assert "refused" in outcome and not vouch.confirmed
+        assert app.load(Initiative, initiative).title == "Before"
+    finally:
+        app.close()
