@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+import pytest
 from psycopg import sql
 
 from service.application import CQIApplication, eventsourcing_env
@@ -351,3 +352,16 @@ def differing_rows(before: dict[str, list[Any]], after: dict[str, list[Any]]) ->
             problems[table] = (f"{len(left)} vs {len(right)} rows; only before: {only_left}; "
                                f"only after: {only_right}")
     return problems
+
+
+@pytest.fixture
+def cluster(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Replicas of `cqi serve` (tests/faults/test_replicas.py `Cluster`), all stopped (by PID)
+    at the end."""
+    from tests.faults.test_replicas import Cluster
+
+    started = Cluster(database_url, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()

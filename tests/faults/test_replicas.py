@@ -18,14 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 from psycopg import sql
 
 from service.application import CQIApplication, eventsourcing_env
@@ -145,14 +144,6 @@ class Cluster:
         for replica in self.replicas:
             replica.stop()
 
-
-@pytest.fixture
-def cluster(database_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(database_url, tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def lock_holders(database_url: str) -> list[tuple[int, str]]:

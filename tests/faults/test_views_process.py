@@ -9,11 +9,9 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-import pytest
 
 from tests.faults.test_replicas import (
     CQI,
@@ -24,15 +22,6 @@ from tests.faults.test_replicas import (
     lock_holders,
     within,
 )
-
-
-@pytest.fixture
-def cluster(database_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(database_url, tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def start_two_workers(cluster: Cluster, name: str, appname: str | None = None) -> Replica:
