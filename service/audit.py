@@ -99,15 +99,24 @@ _FUNCTIONS = [
       SELECT sha256(previous || int8send(sequence) || digest)
     $$
     """,
+    # One call per INSERT statement, not per row: a group of saves stored by one statement
+    # takes the chain's lock and reads its head once, and adds its links in one insert.
+    # Links are made in notification order, as a row trigger made them one row at a time.
     f"""
-    CREATE OR REPLACE FUNCTION cqi_audit_append() RETURNS trigger LANGUAGE plpgsql
+    CREATE OR REPLACE FUNCTION cqi_audit_append_rows() RETURNS trigger LANGUAGE plpgsql
     SET search_path FROM CURRENT AS $$
     DECLARE
       last_sequence bigint;
       last_link bytea;
+      e record;
+      sequences bigint[] := '{{}}';
+      notification_ids bigint[] := '{{}}';
+      originator_ids uuid[] := '{{}}';
+      originator_versions bigint[] := '{{}}';
+      links bytea[] := '{{}}';
     BEGIN
-      -- The library already holds EXCLUSIVE on the events table; this also serialises
-      -- any other writer.
+      -- The writers already hold EXCLUSIVE on the events table; this also serialises any
+      -- other writer.
       LOCK TABLE {CHAIN} IN EXCLUSIVE MODE;
       SELECT sequence, link INTO last_sequence, last_link
         FROM {CHAIN} ORDER BY sequence DESC LIMIT 1;
@@ -115,11 +124,20 @@ _FUNCTIONS = [
         last_sequence := 0;
         last_link := decode(repeat('00', 32), 'hex');
       END IF;
+      FOR e IN SELECT notification_id, originator_id, originator_version, topic, state
+                 FROM inserted ORDER BY notification_id LOOP
+        last_sequence := last_sequence + 1;
+        last_link := cqi_audit_link(last_link, last_sequence, cqi_audit_event_digest(
+            e.originator_id, e.originator_version, e.topic, e.state));
+        sequences := sequences || last_sequence;
+        notification_ids := notification_ids || e.notification_id;
+        originator_ids := originator_ids || e.originator_id;
+        originator_versions := originator_versions || e.originator_version;
+        links := links || last_link;
+      END LOOP;
       INSERT INTO {CHAIN} (sequence, notification_id, originator_id, originator_version, link)
-      VALUES (last_sequence + 1, NEW.notification_id, NEW.originator_id,
-              NEW.originator_version,
-              cqi_audit_link(last_link, last_sequence + 1, cqi_audit_event_digest(
-                  NEW.originator_id, NEW.originator_version, NEW.topic, NEW.state)));
+      SELECT * FROM unnest(sequences, notification_ids, originator_ids, originator_versions,
+                           links);
       RETURN NULL;
     END
     $$
@@ -179,13 +197,19 @@ def ensure_chain(cursor: Any) -> None:
         cursor.execute(_CREATE_CHAIN)
         cursor.execute(_BACKFILL)
     cursor.execute(_CREATE_ANCHORS)
+    # Statement-level (tgtype's bit 0 clear). A store made before the trigger became one
+    # has the row-level trigger: it is replaced, in this transaction, so no insert meets
+    # both or neither; then the row-level function goes too.
     cursor.execute(
         "SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'cqi_audit_chain_append' "
-        "AND tgrelid = to_regclass(%s)", (EVENTS,))
+        "AND tgrelid = to_regclass(%s) AND tgtype & 1 = 0", (EVENTS,))
     if not _first(cursor.fetchone()):
+        cursor.execute(f"DROP TRIGGER IF EXISTS cqi_audit_chain_append ON {EVENTS}")
         cursor.execute(
             f"CREATE TRIGGER cqi_audit_chain_append AFTER INSERT ON {EVENTS} "
-            "FOR EACH ROW EXECUTE FUNCTION cqi_audit_append()")
+            "REFERENCING NEW TABLE AS inserted "
+            "FOR EACH STATEMENT EXECUTE FUNCTION cqi_audit_append_rows()")
+    cursor.execute("DROP FUNCTION IF EXISTS cqi_audit_append()")
 
 
 def ensure_chain_for(app: Any) -> None:

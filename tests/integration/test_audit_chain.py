@@ -114,6 +114,79 @@ async def test_a_store_that_predates_the_chain_gets_its_links_once_when_the_app_
     verified(cli_env)
 
 
+def chain_is_sound(database_url: str) -> int:
+    """Every event linked, in notification order, each link as Python computes it; the count."""
+    events = sql(database_url, "SELECT notification_id, originator_id, originator_version, "
+                               "topic, state FROM cqi_events ORDER BY notification_id")
+    links = sql(database_url, "SELECT sequence, notification_id, link FROM cqi_audit_chain "
+                              "ORDER BY sequence")
+    assert [(s, n) for s, n, _ in links] == [(k + 1, e[0]) for k, e in enumerate(events)]
+    previous = audit.GENESIS
+    for (sequence, _, link), (_, originator_id, version, topic, state) in zip(
+            links, events, strict=True):
+        previous = audit.next_link(previous, sequence,
+                                   audit.event_digest(originator_id, version, topic, state))
+        assert bytes(link) == previous
+    return len(events)
+
+
+def insert_events(database_url: str, rows: int) -> None:
+    """One INSERT statement of `rows` events, in the reverse of their notification order."""
+    sql(database_url,
+        "INSERT INTO cqi_events (originator_id, originator_version, topic, state) "
+        "SELECT gen_random_uuid(), 1, 'domain.initiative:Initiative.Created', "
+        "convert_to('{\"n\": ' || n || '}', 'UTF8') FROM generate_series(1, %s) AS n "
+        "ORDER BY n DESC", rows)
+
+
+def chain_trigger(database_url: str) -> list[tuple]:
+    return sql(database_url, "SELECT tgtype & 1 = 1 AS per_row, tgfoid::regproc::text "
+                             "FROM pg_trigger WHERE tgname = 'cqi_audit_chain_append'")
+
+
+async def test_one_insert_of_many_events_is_linked_once_in_notification_order(
+    history, cli_env, database_url
+):
+    before = sql(database_url, "SELECT count(*) FROM cqi_events")[0][0]
+    insert_events(database_url, 40)
+    assert chain_is_sound(database_url) == before + 40
+    assert chain_trigger(database_url) == [(False, "cqi_audit_append_rows")]
+    verified(cli_env)
+
+
+async def test_a_store_with_the_older_row_trigger_gets_the_statement_trigger_at_start_up(
+    history, cli_env, database_url
+):
+    """Stores made before the chain's trigger ran once per statement: the row-level trigger
+    (one lock, head read and insert per event) is replaced when the app opens the store, and
+    the chain goes on from where it stood."""
+    sql(database_url, "DROP TRIGGER cqi_audit_chain_append ON cqi_events")
+    sql(database_url, """
+        CREATE FUNCTION cqi_audit_append() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE s bigint; l bytea;
+        BEGIN
+          LOCK TABLE cqi_audit_chain IN EXCLUSIVE MODE;
+          SELECT sequence, link INTO s, l FROM cqi_audit_chain ORDER BY sequence DESC LIMIT 1;
+          INSERT INTO cqi_audit_chain VALUES (s + 1, NEW.notification_id, NEW.originator_id,
+            NEW.originator_version, cqi_audit_link(l, s + 1, cqi_audit_event_digest(
+              NEW.originator_id, NEW.originator_version, NEW.topic, NEW.state)));
+          RETURN NULL;
+        END $$""")
+    sql(database_url, "CREATE TRIGGER cqi_audit_chain_append AFTER INSERT ON cqi_events "
+                      "FOR EACH ROW EXECUTE FUNCTION cqi_audit_append()")
+    insert_events(database_url, 3)  # linked by the old trigger
+    assert chain_trigger(database_url) == [(True, "cqi_audit_append")]
+    app = CQIApplication(env=eventsourcing_env(database_url, pool_size=1))
+    app.close()
+    assert chain_trigger(database_url) == [(False, "cqi_audit_append_rows")]
+    assert sql(database_url, "SELECT count(*) FROM pg_proc WHERE proname = 'cqi_audit_append'"
+               ) == [(0,)]
+    before = sql(database_url, "SELECT count(*) FROM cqi_events")[0][0]
+    insert_events(database_url, 5)  # linked by the new one
+    assert chain_is_sound(database_url) == before + 5
+    verified(cli_env)
+
+
 # --- what an attacker with write access could do ----------------------------------------
 
 
