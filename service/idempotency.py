@@ -50,7 +50,7 @@ from litestar.openapi.spec import OpenAPIResponse, OpenAPIType, Operation, Param
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Identifier
 
 from service.vouch import PrincipalChanged
 from service.vouch import current as vouched
@@ -446,20 +446,20 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         # claimed key's row written with the receipt its save's last notification id
         # completes. Returns a row per stored event, and one per save left out.
         self.save_function = Identifier(self.datastore.schema,
-                                        f"{self.events_table_name}_save_v1")
+                                        f"{self.events_table_name}_save_v2")
         self.save_function_statement = SQL(
             "CREATE OR REPLACE FUNCTION {save}("
             " saves integer[], ids uuid[], versions bigint[], topics text[], states bytea[],"
             " expect_saves integer[], expect_ids uuid[], expect_versions bigint[],"
             " key_saves integer[], principals text[], keys text[], fingerprints text[],"
-            " key_ids uuid[], key_versions bigint[], receipts text[])"
+            " key_ids uuid[], key_versions bigint[], receipts text[], lock_timeout text)"
             " RETURNS TABLE (stored_id uuid, stored_version bigint, stored_notification bigint,"
             "                stale_save integer)"
             " LANGUAGE plpgsql AS $body$"
             " #variable_conflict use_column\n"
             " DECLARE stale integer[];"
             " BEGIN"
-            "  SET LOCAL lock_timeout = {lock_timeout};"
+            "  PERFORM set_config('lock_timeout', lock_timeout, true);"
             "  LOCK TABLE {events} IN EXCLUSIVE MODE;"
             "  SELECT coalesce(array_agg(DISTINCT x.save), '{{}}') INTO stale"
             "  FROM unnest(expect_saves, expect_ids, expect_versions) AS x(save, id, version)"
@@ -497,14 +497,16 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             "  UNION ALL SELECT NULL::uuid, NULL::bigint, NULL::bigint, x FROM unnest(stale) AS x;"
             " END $body$"
         ).format(save=self.save_function, events=events, keys_table=table,
-                 channel=Identifier(self.channel_name),
-                 lock_timeout=Literal(f"{self.datastore.lock_timeout}s"))
+                 channel=Identifier(self.channel_name))
+        # Each process's own lock timeout, given with each call: a function shared by every
+        # replica keeps none of its own (the last to start would set it for all).
+        self.lock_timeout = f"{self.datastore.lock_timeout}s"
         # Parameters in binary: half the time to encode a group's arrays, and no hex for the
         # events' bytes.
         self.save_statement = SQL(
             "SELECT * FROM {save}(%b::integer[], %b::uuid[], %b::bigint[], %b::text[],"
             " %b::bytea[], %b::integer[], %b::uuid[], %b::bigint[], %b::integer[], %b::text[],"
-            " %b::text[], %b::text[], %b::uuid[], %b::bigint[], %b::text[])"
+            " %b::text[], %b::text[], %b::uuid[], %b::bigint[], %b::text[], %b::text)"
         ).format(save=self.save_function)
         self._group = GroupCommit(self._insert_together)
 
@@ -598,7 +600,8 @@ class IdempotentRecorder(PostgresApplicationRecorder):
                         strict=True):
                     column.append(value)
         try:
-            rows = self._call_save([*events_columns, *expect_columns, *key_columns])
+            rows = self._call_save([*events_columns, *expect_columns, *key_columns,
+                                    self.lock_timeout])
         except IntegrityError as exc:
             cause = exc.__cause__
             if (isinstance(cause, psycopg.errors.UniqueViolation)
@@ -619,7 +622,7 @@ class IdempotentRecorder(PostgresApplicationRecorder):
         return answers
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _call_save(self, params: list[list[Any]]) -> list[tuple[Any, ...]]:
+    def _call_save(self, params: list[Any]) -> list[tuple[Any, ...]]:
         """Retried on a dropped connection, as the library's own insert is."""
         with self.datastore.get_connection() as conn:
             assert conn.autocommit  # the statement is its own transaction

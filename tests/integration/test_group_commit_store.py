@@ -8,6 +8,7 @@ import time
 import uuid
 
 import psycopg
+from eventsourcing.persistence import OperationalError
 
 from domain.initiative import Initiative
 from service import audit, idempotency
@@ -277,3 +278,36 @@ def test_a_write_on_a_token_revoked_in_the_same_group_is_not_stored(database_url
         assert app.load(Initiative, initiative).title == "Before"
     finally:
         app.close()
+
+
+def test_each_process_saves_with_its_own_lock_timeout_whoever_made_the_function_last(
+        database_url):
+    """The save function is shared by every process of the store and made again by each at
+    start-up: a lock timeout kept in it would be the last starter's, for all of them."""
+    impatient = CQIApplication(env={**eventsourcing_env(database_url, pool_size=1),
+                                    "POSTGRES_LOCK_TIMEOUT": "1"})
+    patient = CQIApplication(env=eventsourcing_env(database_url, pool_size=1))  # no timeout
+    recorder = impatient.recorder
+    try:
+        with psycopg.connect(database_url) as holder:
+            holder.execute("LOCK TABLE cqi_events IN EXCLUSIVE MODE")
+            limit = threading.Timer(6, holder.rollback)  # the test's own limit
+            limit.start()
+            started_at = time.monotonic()
+            try:
+                # One attempt (the recorder retries a failed one): an empty group still
+                # takes the events table's lock.
+                type(recorder)._call_save.__wrapped__(
+                    recorder, [[] for _ in range(15)] + [recorder.lock_timeout])
+            except OperationalError as error:
+                assert "lock timeout" in str(error)
+                waited = time.monotonic() - started_at
+            else:
+                raise AssertionError("the save did not wait for the events table's lock")
+            finally:
+                limit.cancel()
+            holder.rollback()
+        assert waited < 3, f"waited {waited:.1f} s: not this process's timeout of 1 s"
+    finally:
+        impatient.close()
+        patient.close()
