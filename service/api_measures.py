@@ -344,7 +344,7 @@ class MeasureController(Controller):
         if not preview.valid and not await services.key_used():  # a repeat: the first answer
             raise ValidationError(preview.errors())
         try:
-            receipt = await services.command(
+            receipt = await services.long_command(
                 services.cqi.import_data_points, measure_id,
                 actor=principal_of(request).account_id,
                 points=[row.point() for row in preview.rows], today=services.today(),

@@ -30,6 +30,7 @@ from domain.measure import ChartSettings, DataPoint, Measure, OperationalDefinit
 from domain.mission import MISSION_ID, Mission, PracticeStandard, Value
 from domain.publication import PUBLICATION_ID, Publication
 from domain.revisit import Revisit
+from service import bridge
 from service.audit import ensure_chain_for
 from service.codec import CQIMapper, CQITranscoder, SnapshotRecorder, SnapshotStore
 from service.hardening import account_change
@@ -149,6 +150,9 @@ class CQIApplication(Application[uuid.UUID]):
         ensure_chain_for(self)  # the audit chain's table and trigger, before any write
         if hasattr(self.recorder, "create_save_function"):  # PostgreSQL
             self.recorder.create_save_function()
+            # Commands may run on the event loop's thread (service/bridge.py): none of them
+            # may take a connection there.
+            bridge.forbid_blocking(self.recorder.datastore)
         # Commands on one aggregate queue here instead of racing each other to the database:
         # under many concurrent writers in one process, optimistic retries alone can starve a
         # writer. Writers in other processes are still caught by the retry in `_change`.
@@ -317,7 +321,9 @@ class CQIApplication(Application[uuid.UUID]):
         A refusal decided on such a copy is never reported as it is: the command is decided
         again on what the store holds, and that answer stands.
         """
-        with self._stripes[aggregate_id.int % LOCK_STRIPES]:
+        stripe = self._stripes[aggregate_id.int % LOCK_STRIPES]
+        bridge.acquire(stripe)
+        try:
             read = False
             for _ in range(MAX_ATTEMPTS):
                 # Taken out of the command cache (or loaded): put back only once it is stored,
@@ -352,7 +358,9 @@ class CQIApplication(Application[uuid.UUID]):
                     continue
                 self.command_cache.keep(aggregate)
                 return receipt
-        raise DomainError("This record is too busy right now; try again in a moment.")
+            raise DomainError("This record is too busy right now; try again in a moment.")
+        finally:
+            stripe.release()
 
     def _for_command(self, cls: type[A], aggregate_id: uuid.UUID, values: KnownValues | None,
                      read: bool) -> tuple[A, Expected | None]:
@@ -397,7 +405,7 @@ class CQIApplication(Application[uuid.UUID]):
         def read() -> dict[uuid.UUID, int]:  # retried on a dropped connection, as the library's
             return recorder.latest_versions(aggregate_ids)
 
-        return read()
+        return bridge.off_loop(read)  # its waits between tries too
 
     # --- mission, vision, values ---------------------------------------------------------
 

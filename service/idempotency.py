@@ -20,13 +20,17 @@ without reading them (`expecting`; see CQIApplication._change).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -52,8 +56,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from service import bridge
 from service.vouch import PrincipalChanged
 from service.vouch import current as vouched
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 FORM_FIELD = "_idem"
@@ -524,8 +531,9 @@ class IdempotentRecorder(PostgresApplicationRecorder):
                 expected = [*(expected or {}).items(), (vouch.account_id, vouch.version)]
             try:
                 if not stored_events or any(v is not None for v in kwargs.values()):
-                    answer = self._insert_saves([(stored_events, _claim.get(), expected)],
-                                                **kwargs)[0]
+                    answer = bridge.off_loop(
+                        self._insert_saves, [(stored_events, _claim.get(), expected)],
+                        **kwargs)[0]
                     if isinstance(answer, ExpectationFailed):
                         raise answer
                 else:
@@ -546,6 +554,11 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             return answer
         raise PrincipalChanged()
 
+    @bridge.offloaded
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        return super().select_events(*args, **kwargs)
+
+    @bridge.offloaded
     def latest_versions(self, aggregate_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """The latest stored version of each aggregate that has events, in one query (one
         backward index probe each)."""
@@ -644,16 +657,19 @@ to hang (~1 MB); a single save larger than this is stored alone."""
 
 
 class _Save:
-    __slots__ = ("claim", "done", "error", "events", "expected", "lead", "notification_ids",
-                 "size")
+    __slots__ = ("answered", "claim", "done", "error", "events", "expected", "lead",
+                 "notification_ids", "size")
 
     def __init__(self, events: Sequence[StoredEvent], claim: Claim | None,
-                 expected: Expected | Pairs | None) -> None:
+                 expected: Expected | Pairs | None,
+                 answered: asyncio.Future[None] | None = None) -> None:
         self.events = events
         self.claim = claim
         self.expected = expected
         self.size = sum(len(e.state) for e in events)
-        self.done = threading.Event()
+        self.answered = answered
+        """Set when the save has its answer, for a save waiting on the event loop."""
+        self.done = threading.Event() if answered is None else None
         self.lead = False
         self.notification_ids: Sequence[int] | None = None
         self.error: BaseException | None = None
@@ -672,7 +688,12 @@ class GroupCommit:
     could cause; a connection error is every save's answer (none was stored, as when each save
     was alone). The store may also answer one save with an exception of its own (versions it
     expected have moved on) while storing the others. A save is acknowledged only once the
-    transaction holding it has committed."""
+    transaction holding it has committed.
+
+    A save made by a command running on an event loop (service/bridge.py) waits on that loop
+    instead of in a thread. Such saves form groups of their own, led by a task on the loop,
+    which stores each group in a thread kept for it: one thread switch per group, none per
+    save. The two kinds of group may be in flight at once; the store's lock orders them."""
 
     def __init__(self, insert: Callable[[list[Save]],
                                         list[Sequence[int] | Exception | None]]) -> None:
@@ -680,11 +701,15 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._waiting: list[_Save] = []
         self._leading = False
+        self._on_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopGroups] = \
+            weakref.WeakKeyDictionary()
         self.groups = 0
         """How many transactions stored groups (tests and diagnostics read it)."""
 
     def insert(self, events: Sequence[StoredEvent], claim: Claim | None,
                expected: Expected | Pairs | None = None) -> Sequence[int] | None:
+        if bridge.bridged():
+            return self._insert_on_loop(events, claim, expected)
         save = _Save(events, claim, expected)
         with self._lock:
             self._waiting.append(save)
@@ -702,14 +727,7 @@ class GroupCommit:
         group: list[_Save] = []
         try:
             with self._lock:
-                size = 0
-                for save in self._waiting:
-                    if group and (len(group) >= MAX_GROUP_SAVES
-                                  or size + save.size > MAX_GROUP_BYTES):
-                        break
-                    group.append(save)
-                    size += save.size
-                del self._waiting[:len(group)]
+                group = _next_group(self._waiting)
             self._store(group)
         finally:
             with self._lock:
@@ -720,6 +738,46 @@ class GroupCommit:
                     self._leading = False
             for save in group:
                 save.done.set()
+
+    def _insert_on_loop(self, events: Sequence[StoredEvent], claim: Claim | None,
+                        expected: Expected | Pairs | None) -> Sequence[int] | None:
+        loop = asyncio.get_running_loop()
+        groups = self._on_loops.get(loop)
+        if groups is None:
+            groups = self._on_loops[loop] = _LoopGroups()
+        save = _Save(events, claim, expected, loop.create_future())
+        groups.waiting.append(save)
+        if groups.leader is None:
+            groups.leader = loop.create_task(self._lead_on_loop(groups))
+        assert save.answered is not None
+        bridge.await_(save.answered)
+        if save.error is not None:
+            raise save.error
+        return save.notification_ids
+
+    async def _lead_on_loop(self, groups: _LoopGroups) -> None:
+        """Store the loop's waiting saves, a group at a time, until none waits."""
+        loop = asyncio.get_running_loop()
+        group: list[_Save] = []
+        try:
+            while groups.waiting:
+                group = _next_group(groups.waiting)
+                await loop.run_in_executor(groups.thread, self._store, group)
+                _answer(group)
+        except BaseException as error:
+            # Not an answer from the store (that is caught in _store): the loop is closing,
+            # the thread is gone. Nothing is known to be stored: every save waiting fails.
+            for save in [*group, *groups.waiting]:
+                if save.error is None and save.notification_ids is None:
+                    save.error = error if isinstance(error, Exception) else RuntimeError(
+                        "the save was interrupted")
+            _answer([*group, *groups.waiting])
+            groups.waiting.clear()
+            if not isinstance(error, Exception):
+                raise
+            log.error("saves on the event loop could not be stored: %r", error)
+        finally:
+            groups.leader = None
 
     def _store(self, group: list[_Save]) -> None:
         try:
@@ -758,6 +816,37 @@ class GroupCommit:
                 save.error = ids
             else:
                 save.notification_ids = ids
+
+
+class _LoopGroups:
+    """The saves waiting on one event loop, their leader task, the thread that stores."""
+
+    def __init__(self) -> None:
+        self.waiting: list[_Save] = []
+        self.leader: asyncio.Task[None] | None = None
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="cqi-group-commit")
+
+    def __del__(self) -> None:
+        self.thread.shutdown(wait=False)
+
+
+def _next_group(waiting: list[_Save]) -> list[_Save]:
+    """The oldest saves waiting, taken out: as many as one transaction stores."""
+    group: list[_Save] = []
+    size = 0
+    for save in waiting:
+        if group and (len(group) >= MAX_GROUP_SAVES or size + save.size > MAX_GROUP_BYTES):
+            break
+        group.append(save)
+        size += save.size
+    del waiting[:len(group)]
+    return group
+
+
+def _answer(saves: list[_Save]) -> None:
+    for save in saves:
+        if save.answered is not None and not save.answered.done():
+            save.answered.set_result(None)
 
 
 def _named_by(refusal: BaseException, group: list[_Save]) -> _Save | None:

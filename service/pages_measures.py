@@ -549,7 +549,7 @@ class MeasurePages(Controller):
                 status=200 if preview.valid else 400)
         rows = preview.rows
         try:
-            receipt = await services.command(
+            receipt = await services.long_command(
                 services.cqi.import_data_points, measure_id, actor=actor(request),
                 points=[r.point() for r in rows], today=services.today(),
                 expected_version=version)

@@ -22,7 +22,7 @@ from litestar.di import NamedDependency
 
 from domain.account import Account
 from domain.errors import DomainError, NotFoundError
-from service import idempotency
+from service import bridge, idempotency
 from service.application import CQIApplication, Receipt, eventsourcing_env
 from service.hardening import create_throttle_tables
 from service.projection_runner import RUNNER_LOCK_KEY, SCHEMA_LOCK_KEY, ProjectionRunner
@@ -150,7 +150,21 @@ class Services:
         """Run a command, then wait until every view has processed it (read-your-writes).
 
         With an idempotency key (the request's first command only), a key already used
-        answers with the first receipt and runs nothing; see service/idempotency.py."""
+        answers with the first receipt and runs nothing; see service/idempotency.py.
+
+        The command runs on this thread, in a greenlet: its saves wait on this loop, not in a
+        thread of their own (service/bridge.py). A command whose own work is long (a file's
+        thousands of data points) goes to `long_command`, which runs it in a thread, so that
+        it holds no other request up."""
+        return await self._command(True, fn, *args, **kwargs)
+
+    async def long_command(self, fn: Callable[P, Receipt], *args: P.args,
+                           **kwargs: P.kwargs) -> Receipt:
+        """`command`, run in a worker thread."""
+        return await self._command(False, fn, *args, **kwargs)
+
+    async def _command(self, on_loop: bool, fn: Callable[P, Receipt], *args: P.args,
+                       **kwargs: P.kwargs) -> Receipt:
         claim = self._claim()
         if claim is not None:
             stored = await self.read(idempotency.find, claim.principal, claim.key)
@@ -158,7 +172,8 @@ class Services:
                 return await self._caught_up(self._replayed(claim, stored))
         try:
             with idempotency.claiming(claim):
-                receipt = await self.call(fn, *args, **kwargs)
+                run = functools.partial(fn, *args, **kwargs)
+                receipt = await (bridge.run_bridged(run) if on_loop else self.call(run))
         except (idempotency.KeyAlreadyUsed, DomainError, IntegrityError):
             # A repeat that raced the first one, or a create whose insert the library retried
             # after it had committed: the key's row decides (a refusal with no row is a

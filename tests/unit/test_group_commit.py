@@ -3,6 +3,7 @@ and each still gets its own answer (its notification ids, or its own refusal).""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -205,3 +206,88 @@ def test_a_save_the_store_answers_with_its_own_refusal_gets_it_and_the_others_ar
     assert isinstance(results[2], ExpectationFailed)
     assert sorted(r[0] for k, r in results.items() if k != 2) == [1, 2, 3]
     assert inner.transactions == [1, 2]
+
+
+# --- saves made by commands on an event loop (service/bridge.py) ----------------------------
+
+
+async def test_saves_waiting_on_the_loop_share_a_transaction_stored_off_the_loops_thread():
+    from service import bridge
+
+    store = FakeStore(slow_first=0.2)
+    threads: set[int] = set()
+
+    def insert(saves):
+        threads.add(threading.get_ident())
+        return store.insert(saves)
+
+    group = GroupCommit(insert)
+    saves = [[event()], [event(), event()], [event()], [event()]]
+
+    async def save(k: int) -> object:
+        if k:
+            await asyncio.sleep(0.05)  # while the first is stored
+        return await bridge.run_bridged(lambda: group.insert(saves[k], None))
+
+    answers = await asyncio.wait_for(asyncio.gather(*(save(k) for k in range(4))), 10)
+    assert store.transactions == [1, 3]
+    assert answers == [[1], [2, 3], [4], [5]]
+    assert threads and threading.get_ident() not in threads
+
+
+async def test_a_refused_save_on_the_loop_gets_its_refusal_and_the_others_are_stored():
+    from service import bridge
+
+    refused = event()
+    store = FakeStore(refused={refused.originator_id}, slow_first=0.2)
+    group = GroupCommit(store.insert)
+    saves = [[event()], [event()], [refused], [event()]]
+
+    async def save(k: int) -> object:
+        if k:
+            await asyncio.sleep(0.05)
+        try:
+            return await bridge.run_bridged(lambda: group.insert(saves[k], None))
+        except IntegrityError as error:
+            return error
+
+    answers = await asyncio.wait_for(asyncio.gather(*(save(k) for k in range(4))), 10)
+    assert answers[0] == [1]
+    assert isinstance(answers[2], IntegrityError)
+    assert sorted(answers[1] + answers[3]) == [2, 3]
+
+
+async def test_saves_on_the_loop_and_from_threads_are_all_stored_each_with_its_own_ids():
+    from service import bridge
+
+    store = FakeStore()
+    group = GroupCommit(store.insert)
+    from_threads: list[object] = []
+
+    def thread_saves() -> None:
+        for _ in range(20):
+            from_threads.append(group.insert([event()], None))
+
+    workers = [threading.Thread(target=thread_saves) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    on_loop = await asyncio.wait_for(asyncio.gather(*(
+        bridge.run_bridged(lambda: group.insert([event()], None)) for _ in range(60))), 20)
+    for worker in workers:
+        worker.join(20)
+    ids = [i for answer in [*from_threads, *on_loop] for i in answer]
+    assert sorted(ids) == list(range(1, 121))
+
+
+async def test_when_the_store_thread_is_gone_every_waiting_save_fails_and_none_hangs():
+    from service import bridge, idempotency
+
+    group = GroupCommit(FakeStore().insert)
+    groups = idempotency._LoopGroups()
+    groups.thread.shutdown()  # as at a process's end: no group can be handed to it
+    group._on_loops[asyncio.get_running_loop()] = groups
+    results = await asyncio.wait_for(asyncio.gather(*(
+        bridge.run_bridged(lambda: group.insert([event()], None)) for _ in range(3)),
+        return_exceptions=True), 10)
+    assert all(isinstance(r, RuntimeError) for r in results), results
+    assert groups.leader is None and not groups.waiting
