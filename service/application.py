@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import secrets
 import threading
 import uuid
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -139,6 +143,35 @@ class KnownValues:
         self.ids: set[str] = set()
 
 
+class Turns:
+    """Commands on one event loop waiting for stripes that other commands on it hold: each
+    waits on a future, which the holder sets when it is done, handing the stripe on (first
+    come, first served). Used on the loop's thread only: no lock of its own."""
+
+    def __init__(self) -> None:
+        self._queues: dict[int, deque[asyncio.Future[None]]] = {}
+
+    def take(self, stripe: int) -> None:
+        """In a bridged call: the stripe's turn, once the commands before it are done."""
+        queue = self._queues.get(stripe)
+        if queue is None:
+            self._queues[stripe] = deque()  # taken; nobody waits yet
+            return
+        turn = asyncio.get_running_loop().create_future()
+        queue.append(turn)
+        bridge.await_(turn)
+
+    def give(self, stripe: int) -> None:
+        queue = self._queues[stripe]
+        if queue:
+            queue.popleft().set_result(None)  # handed on: still taken
+        else:
+            del self._queues[stripe]
+
+    def __len__(self) -> int:
+        return len(self._queues)
+
+
 class CQIApplication(Application[uuid.UUID]):
     """Every command loads, decides, saves. Nothing is updated in place."""
 
@@ -157,6 +190,8 @@ class CQIApplication(Application[uuid.UUID]):
         # under many concurrent writers in one process, optimistic retries alone can starve a
         # writer. Writers in other processes are still caught by the retry in `_change`.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turns] = \
+            weakref.WeakKeyDictionary()
         self._known_values: tuple[int, frozenset[str]] | None = None
         from service.command_cache import CommandCache
 
@@ -321,9 +356,7 @@ class CQIApplication(Application[uuid.UUID]):
         A refusal decided on such a copy is never reported as it is: the command is decided
         again on what the store holds, and that answer stands.
         """
-        stripe = self._stripes[aggregate_id.int % LOCK_STRIPES]
-        bridge.acquire(stripe)
-        try:
+        with self._turn(aggregate_id.int % LOCK_STRIPES):
             read = False
             for _ in range(MAX_ATTEMPTS):
                 # Taken out of the command cache (or loaded): put back only once it is stored,
@@ -359,8 +392,30 @@ class CQIApplication(Application[uuid.UUID]):
                 self.command_cache.keep(aggregate)
                 return receipt
             raise DomainError("This record is too busy right now; try again in a moment.")
+
+    @contextmanager
+    def _turn(self, stripe: int) -> Iterator[None]:
+        """Hold the stripe's lock for a command. Commands on the event loop (service/bridge.py)
+        first queue on the loop, and each hands the stripe on to the next when it is done; a
+        thread's command holding the lock meanwhile (a file import) is waited for in a
+        thread."""
+        lock = self._stripes[stripe]
+        if not bridge.bridged():
+            with lock:
+                yield
+            return
+        turns = self._turns.get(asyncio.get_running_loop())
+        if turns is None:
+            turns = self._turns[asyncio.get_running_loop()] = Turns()
+        turns.take(stripe)
+        try:
+            bridge.acquire(lock)
+            try:
+                yield
+            finally:
+                lock.release()
         finally:
-            stripe.release()
+            turns.give(stripe)
 
     def _for_command(self, cls: type[A], aggregate_id: uuid.UUID, values: KnownValues | None,
                      read: bool) -> tuple[A, Expected | None]:
