@@ -180,6 +180,13 @@ class CQIApplication(Application[uuid.UUID]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.repository.cache is not None:
+            # Its fast-forward holds a thread lock while it reads: a second command on the
+            # event loop (service/bridge.py) loading the same aggregate would wait for it on
+            # the loop's thread, and stop the process. The command cache does its work.
+            self.close()
+            raise ValueError(f"{self.AGGREGATE_CACHE_MAXSIZE} cannot be used with this "
+                             "service: leave it unset")
         ensure_chain_for(self)  # the audit chain's table and trigger, before any write
         if hasattr(self.recorder, "create_save_function"):  # PostgreSQL
             self.recorder.create_save_function()

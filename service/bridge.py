@@ -58,6 +58,11 @@ class BlockingOnLoop(RuntimeError):
     """A bridged call reached the database without `off_loop`."""
 
 
+refusals = 0
+"""How many times `forbid_blocking` refused (the tests check it stays 0, even where the
+error was caught and answered)."""
+
+
 def bridged() -> bool:
     """Whether this code runs in a bridged call, on the loop's thread."""
     return isinstance(greenlet.getcurrent(), _Bridged)
@@ -144,6 +149,8 @@ def forbid_blocking(datastore: Any) -> None:
     @functools.wraps(get_connection)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if bridged():
+            global refusals
+            refusals += 1
             raise BlockingOnLoop("a database call on the event loop's thread: wrap it with "
                                  "service.bridge.off_loop")
         return get_connection(*args, **kwargs)

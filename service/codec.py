@@ -389,7 +389,7 @@ class CQIMapper(Mapper[Any]):
 class SnapshotRecorder(PostgresAggregateRecorder):
     """Reads snapshots in PostgreSQL's binary format: a large `bytea` in the text format is sent
     hex-encoded (twice its size) and decoded by the client, 15x slower than the bytes as they
-    are (20 ms against 1.4 ms for a 1.9 MB snapshot). Both its calls may be made by a command
+    are (20 ms against 1.4 ms for a 1.9 MB snapshot). Its calls may be made by a command
     on the event loop's thread (service/bridge.py): they run in a thread then."""
 
     @bridge.offloaded
@@ -425,6 +425,7 @@ class SnapshotRecorder(PostgresAggregateRecorder):
                 for row in curs.fetchall()
             ]
 
+    @bridge.offloaded
     def latest(self, originator_id: Any, lte: int | None = None) -> StoredEvent | None:
         """The newest snapshot at or before `lte` without its state (`state` is empty): one
         read of the primary key's index."""

@@ -21,6 +21,7 @@ without reading them (`expecting`; see CQIApplication._change).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -747,8 +748,9 @@ class GroupCommit:
             groups = self._on_loops[loop] = _LoopGroups()
         save = _Save(events, claim, expected, loop.create_future())
         groups.waiting.append(save)
-        if groups.leader is None:
-            groups.leader = loop.create_task(self._lead_on_loop(groups))
+        if groups.leader is None or groups.leader.done():
+            groups.leader = leader = loop.create_task(self._lead_on_loop(groups))
+            leader.add_done_callback(functools.partial(_abandon, groups))
         assert save.answered is not None
         bridge.await_(save.answered)
         if save.error is not None:
@@ -756,28 +758,28 @@ class GroupCommit:
         return save.notification_ids
 
     async def _lead_on_loop(self, groups: _LoopGroups) -> None:
-        """Store the loop's waiting saves, a group at a time, until none waits."""
+        """Store the loop's waiting saves, a group at a time, until none waits.
+
+        Each group is answered only with what its transaction did: the leader cancelled
+        while one is stored (the loop shutting down) waits for it to end, answers it, and
+        only then stops; the saves still waiting are failed by `_abandon`."""
         loop = asyncio.get_running_loop()
-        group: list[_Save] = []
-        try:
-            while groups.waiting:
-                group = _next_group(groups.waiting)
-                await loop.run_in_executor(groups.thread, self._store, group)
-                _answer(group)
-        except BaseException as error:
-            # Not an answer from the store (that is caught in _store): the loop is closing,
-            # the thread is gone. Nothing is known to be stored: every save waiting fails.
-            for save in [*group, *groups.waiting]:
-                if save.error is None and save.notification_ids is None:
-                    save.error = error if isinstance(error, Exception) else RuntimeError(
-                        "the save was interrupted")
-            _answer([*group, *groups.waiting])
-            groups.waiting.clear()
-            if not isinstance(error, Exception):
+        while groups.waiting:
+            group = _next_group(groups.waiting)
+            try:
+                storing = loop.run_in_executor(groups.thread, self._store, group)
+            except RuntimeError as error:  # the thread is gone (the process is ending)
+                _fail(group, error)
                 raise
-            log.error("saves on the event loop could not be stored: %r", error)
-        finally:
-            groups.leader = None
+            cancelled = False
+            while not storing.done():
+                try:
+                    await asyncio.wait({storing})
+                except asyncio.CancelledError:
+                    cancelled = True
+            _answer(group)  # _store set each save's answer (it raises nothing)
+            if cancelled:
+                raise asyncio.CancelledError
 
     def _store(self, group: list[_Save]) -> None:
         try:
@@ -841,6 +843,28 @@ def _next_group(waiting: list[_Save]) -> list[_Save]:
         size += save.size
     del waiting[:len(group)]
     return group
+
+
+def _fail(saves: list[_Save], error: BaseException) -> None:
+    """Saves that were not stored: each fails with `error`."""
+    for save in saves:
+        save.error = error
+    _answer(saves)
+
+
+def _abandon(groups: _LoopGroups, leader: asyncio.Task[None]) -> None:
+    """When a leader stops early (cancelled, even before it began; its thread gone), the
+    saves still waiting were never stored: they fail, and a later save starts a leader."""
+    if groups.leader is leader:
+        groups.leader = None
+    if leader.cancelled():
+        error: BaseException = RuntimeError("the server is stopping: the save was not stored")
+    elif leader.exception() is not None:
+        error = leader.exception()  # type: ignore[assignment]
+    else:
+        return
+    waiting, groups.waiting = groups.waiting, []
+    _fail(waiting, error)
 
 
 def _answer(saves: list[_Save]) -> None:

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from service import bridge
 from service.app import create_app
 from service.embedded_db import EmbeddedPostgres, ensure_database
 from service.services import Services
@@ -204,3 +205,13 @@ def live_server(settings: Settings) -> Iterator[str]:
         sock.close()
         if thread.is_alive():
             raise RuntimeError("the live server did not stop within 15 s")
+
+
+@pytest.fixture(autouse=True)
+def no_database_call_on_the_event_loop() -> Iterator[None]:
+    """A command that reached the database on the event loop's thread (service/bridge.py)
+    fails where it runs; this fails its test too if that failure was caught and answered."""
+    before = bridge.refusals
+    yield
+    assert bridge.refusals == before, (
+        "a command took a database connection on the event loop's thread")

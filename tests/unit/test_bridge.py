@@ -163,12 +163,14 @@ class Datastore:
         return "a connection"
 
 
-async def test_a_guarded_datastore_refuses_a_bridged_call_on_the_loops_thread():
+async def test_a_guarded_datastore_refuses_a_bridged_call_on_the_loops_thread(monkeypatch):
+    monkeypatch.setattr(bridge, "refusals", 0)  # counted, then put back for the session check
     datastore = Datastore()
     bridge.forbid_blocking(datastore)
     bridge.forbid_blocking(datastore)  # once is enough; twice changes nothing
     assert datastore.get_connection() == "a connection"
     with pytest.raises(bridge.BlockingOnLoop):
         await bridge.run_bridged(datastore.get_connection)
+    assert bridge.refusals == 1
     assert await bridge.run_bridged(lambda: bridge.off_loop(datastore.get_connection)) == (
         "a connection")

@@ -291,3 +291,59 @@ async def test_when_the_store_thread_is_gone_every_waiting_save_fails_and_none_h
         return_exceptions=True), 10)
     assert all(isinstance(r, RuntimeError) for r in results), results
     assert groups.leader is None and not groups.waiting
+
+
+async def test_a_leader_cancelled_while_its_group_is_stored_answers_it_with_what_was_stored():
+    """As when the loop shuts down mid-save: the transaction goes on in its thread, and its
+    saves are answered with its outcome, not with an interruption."""
+    from service import bridge
+
+    stored: list[object] = []
+
+    def slow_insert(saves):
+        time.sleep(0.3)
+        stored.extend(e for evs, _, _ in saves for e in evs)
+        return [[7] for _ in saves]
+
+    group = GroupCommit(slow_insert)
+    first = event()
+    saving = asyncio.create_task(bridge.run_bridged(lambda: group.insert([first], None)))
+    await asyncio.sleep(0.05)
+    groups = group._on_loops[asyncio.get_running_loop()]
+    later = asyncio.create_task(bridge.run_bridged(lambda: group.insert([event()], None)))
+    await asyncio.sleep(0.05)  # waiting behind the group in flight
+    groups.leader.cancel()
+    assert await asyncio.wait_for(saving, 5) == [7]
+    assert stored == [first]
+    with pytest.raises(RuntimeError, match="not stored"):
+        await asyncio.wait_for(later, 5)
+    assert stored == [first]
+    again = await asyncio.wait_for(
+        bridge.run_bridged(lambda: group.insert([event()], None)), 5)
+    assert again == [7]  # a new leader for a later save
+
+
+async def test_a_leader_cancelled_before_it_began_leaves_no_save_waiting_forever():
+    from service import bridge
+
+    group = GroupCommit(FakeStore().insert)
+    loop = asyncio.get_running_loop()
+    create_task = loop.create_task
+
+    def created_cancelled(coro, **kwargs):  # the leader, cancelled in the step it was made
+        loop.create_task = create_task
+        task = create_task(coro, **kwargs)
+        task.cancel()
+        return task
+
+    loop.create_task = created_cancelled
+    try:  # a task made without loop.create_task, so that only the leader is cancelled
+        saving = asyncio.Task(bridge.run_bridged(lambda: group.insert([event()], None)))
+        done, _ = await asyncio.wait({saving}, timeout=5)
+    finally:
+        loop.create_task = create_task
+    assert done == {saving}
+    with pytest.raises(RuntimeError, match="not stored"):
+        saving.result()
+    assert await asyncio.wait_for(
+        bridge.run_bridged(lambda: group.insert([event()], None)), 5) == [1]
