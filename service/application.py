@@ -159,7 +159,14 @@ class Turns:
             return
         turn = asyncio.get_running_loop().create_future()
         queue.append(turn)
-        bridge.await_(turn)
+        try:
+            bridge.await_(turn)
+        except BaseException:  # the greenlet killed while it waited (a loop closed)
+            if turn.done():
+                self.give(stripe)  # handed to it: hand it on
+            else:
+                queue.remove(turn)
+            raise
 
     def give(self, stripe: int) -> None:
         queue = self._queues[stripe]

@@ -106,8 +106,8 @@ def _principal_of(account: Any) -> Principal:
 
 
 def _recheck(services: Services, token: str, principal: Principal) -> int | None:
-    """In the saving thread: the account's version now, if the token still gives the same
-    holder (see service/vouch.py)."""
+    """Where the save runs (a thread, or a command's greenlet on the event loop): the
+    account's version now, if the token still gives the same holder (see service/vouch.py)."""
     account = services.cqi.account_for_token(token)
     if account is None or _principal_of(account) != principal:
         return None

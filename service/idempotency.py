@@ -777,7 +777,11 @@ class GroupCommit:
                     await asyncio.wait({storing})
                 except asyncio.CancelledError:
                     cancelled = True
-            _answer(group)  # _store set each save's answer (it raises nothing)
+            failure = storing.exception()
+            if failure is not None:  # _store answers each save itself; this is a defect
+                _fail([save for save in group if save.notification_ids is None
+                       and save.error is None], failure)
+            _answer(group)
             if cancelled:
                 raise asyncio.CancelledError
 
@@ -857,6 +861,8 @@ def _abandon(groups: _LoopGroups, leader: asyncio.Task[None]) -> None:
     saves still waiting were never stored: they fail, and a later save starts a leader."""
     if groups.leader is leader:
         groups.leader = None
+    elif groups.leader is not None and not groups.leader.done():
+        return  # a save arriving since started a leader of its own: it stores those waiting
     if leader.cancelled():
         error: BaseException = RuntimeError("the server is stopping: the save was not stored")
     elif leader.exception() is not None:

@@ -52,8 +52,8 @@ class Vouch:
     account_id: uuid.UUID
     version: int
     recheck: Callable[[], int | None] = field(repr=False)
-    """Run in the saving thread when the account has moved on: the account's version now if
-    the token still gives the same holder, else None."""
+    """Run where the save runs (see service/bridge.py) when the account has moved on: the
+    account's version now if the token still gives the same holder, else None."""
     confirmed: bool = False
     """A save expecting the account at `version` was stored: the memory held then."""
 

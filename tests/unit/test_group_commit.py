@@ -4,6 +4,7 @@ and each still gets its own answer (its notification ids, or its own refusal).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -347,3 +348,28 @@ async def test_a_leader_cancelled_before_it_began_leaves_no_save_waiting_forever
         saving.result()
     assert await asyncio.wait_for(
         bridge.run_bridged(lambda: group.insert([event()], None)), 5) == [1]
+
+
+async def test_saves_waiting_when_a_cancelled_leader_ends_are_left_to_a_newer_live_leader():
+    """A save arriving between a cancelled leader's end and its clean-up started a leader of
+    its own: that one stores it, and the clean-up must not fail it."""
+    from service import idempotency
+
+    loop = asyncio.get_running_loop()
+    groups = idempotency._LoopGroups()
+    old = loop.create_task(asyncio.sleep(10))
+    old.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await old
+    newer = loop.create_task(asyncio.sleep(0.2))
+    save = idempotency._Save([event()], None, None, loop.create_future())
+    groups.waiting.append(save)
+    groups.leader = newer
+    idempotency._abandon(groups, old)
+    assert groups.waiting == [save] and not save.answered.done() and groups.leader is newer
+    newer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await newer
+    idempotency._abandon(groups, newer)  # with no leader left, it fails what waits
+    assert save.answered.done() and isinstance(save.error, RuntimeError)
+    groups.thread.shutdown()

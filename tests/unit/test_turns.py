@@ -9,8 +9,10 @@ import threading
 import types
 import weakref
 
+import pytest
+
 from service import bridge
-from service.application import CQIApplication
+from service.application import CQIApplication, Turns
 
 
 def app_like() -> types.SimpleNamespace:
@@ -83,3 +85,35 @@ def test_turns_outside_a_loop_are_the_lock_alone():
     app, log = app_like(), []
     command(app, 0, log, "in a thread")()
     assert log == ["in a thread arrives", "in a thread holds", "in a thread done"]
+
+
+async def test_a_waiter_that_dies_while_queued_gives_up_its_place():
+    """Its greenlet killed while it waited (as when a loop is closed under it): the turn is not
+    handed to it later, which would keep the stripe taken for ever."""
+    turns = Turns()
+    holder = bridge._Bridged(lambda: turns.take(5))
+    holder.switch()  # holds stripe 5
+    waiter = bridge._Bridged(lambda: turns.take(5))
+    waiter.switch()  # queued
+    with pytest.raises(RuntimeError):
+        waiter.throw(RuntimeError("killed while queued"))
+    turns.give(5)  # the holder is done
+    newcomer = asyncio.create_task(bridge.run_bridged(lambda: turns.take(5)))
+    done, _ = await asyncio.wait({newcomer}, timeout=1)  # (a bridged call is not cancelled)
+    assert done == {newcomer} and len(turns) == 1  # the newcomer holds it, nobody waits
+
+
+async def test_a_waiter_that_dies_after_its_turn_was_handed_hands_it_on():
+    turns = Turns()
+    holder = bridge._Bridged(lambda: turns.take(6))
+    holder.switch()
+    waiter = bridge._Bridged(lambda: turns.take(6))
+    waiter.switch()
+    log: list[str] = []
+    third = asyncio.create_task(bridge.run_bridged(lambda: log.append(turns.take(6) or "third")))
+    await asyncio.sleep(0)
+    turns.give(6)  # handed to the waiter, which dies before it resumes
+    with pytest.raises(RuntimeError):
+        waiter.throw(RuntimeError("killed"))
+    done, _ = await asyncio.wait({third}, timeout=1)
+    assert done == {third} and log == ["third"]
