@@ -28,6 +28,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -47,7 +48,6 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
 from litestar import Litestar
 from litestar.enums import ParamType
 from litestar.exceptions import ClientException, ValidationException
@@ -516,6 +516,11 @@ class IdempotentRecorder(PostgresApplicationRecorder):
             " %b::bytea[], %b::integer[], %b::uuid[], %b::bigint[], %b::integer[], %b::text[],"
             " %b::text[], %b::text[], %b::uuid[], %b::bigint[], %b::text[], %b::text)"
         ).format(save=self.save_function)
+        self.stored_events_statement = SQL(
+            "SELECT e.originator_id, e.originator_version, e.notification_id, e.state"
+            " FROM unnest(%s::uuid[], %s::bigint[]) AS u(id, version)"
+            " JOIN {events} e ON e.originator_id = u.id AND e.originator_version = u.version"
+        ).format(events=events)
         self._group = GroupCommit(self._insert_together)
 
     def insert_events(
@@ -635,21 +640,65 @@ class IdempotentRecorder(PostgresApplicationRecorder):
                 claim.recorded = True
         return answers
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _call_save(self, params: list[Any]) -> list[tuple[Any, ...]]:
-        """Retried on a dropped connection, as the library's own insert is."""
+        """The save statement, tried again on a dropped connection, as the library's own insert
+        is. Not blindly: a connection can drop after the transaction committed and before its
+        answer arrived. Run again, the statement would find its own versions stored, the
+        command would be decided afresh and stored a second time. So before each new try the
+        events are looked for, and if they are there, as sent, that is the answer."""
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                if attempt:
+                    stored = self._stored_rows(params)
+                    if stored is not None:
+                        return stored
+                return self._save_once(params)
+            except (InterfaceError, OperationalError):
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                time.sleep(SAVE_RETRY_WAIT)
+        raise AssertionError("unreachable")
+
+    def _save_once(self, params: list[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn:
             assert conn.autocommit  # the statement is its own transaction
             with conn.cursor(row_factory=tuple_row) as curs:
                 curs.execute(self.save_statement, params, prepare=True)
                 return curs.fetchall()
 
+    def _stored_rows(self, params: list[Any]) -> list[tuple[Any, ...]] | None:
+        """The save statement's answer if its transaction committed, read back; else None.
+
+        One transaction stores all its saves but the stale ones, or nothing: if any event
+        sent is stored with the very bytes sent (its time, its actor), it committed. Then
+        each save whose events are there was stored, and each save with none there was left
+        out as stale. Events stored by someone else under the same versions differ in bytes."""
+        saves, ids, versions, _, states = params[:5]
+        if not ids:
+            return None
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self.stored_events_statement, (ids, versions), prepare=True)
+            found = {(row[0], row[1]): (row[2], bytes(row[3])) for row in curs.fetchall()}
+        ours = {k: found[key][0] for k, key in enumerate(zip(ids, versions, strict=True))
+                if key in found and found[key][1] == bytes(states[k])}
+        if not ours:
+            return None
+        rows: list[tuple[Any, ...]] = [(ids[k], versions[k], ours[k], None) for k in sorted(
+            ours, key=ours.__getitem__)]
+        stored_saves = {saves[k] for k in ours}
+        rows += [(None, None, None, save) for save in sorted(set(saves) - stored_saves)]
+        return rows
 
 Pairs = Sequence[tuple[uuid.UUID, int]]
 """Expected versions as (aggregate id, version) pairs; an id may be named twice."""
 
 Save = tuple[Sequence[StoredEvent], Claim | None, Expected | Pairs | None]
 """One save's events, its claim on an idempotency key, the versions it expects."""
+
+SAVE_ATTEMPTS = 10
+SAVE_RETRY_WAIT = 0.2
+"""A save statement is tried this often, this many seconds apart, while the database cannot
+be reached (as the library's own insert is)."""
 
 MAX_GROUP_SAVES = 64
 MAX_GROUP_BYTES = 256 * 1024

@@ -297,8 +297,7 @@ def test_each_process_saves_with_its_own_lock_timeout_whoever_made_the_function_
             try:
                 # One attempt (the recorder retries a failed one): an empty group still
                 # takes the events table's lock.
-                type(recorder)._call_save.__wrapped__(
-                    recorder, [[] for _ in range(15)] + [recorder.lock_timeout])
+                recorder._save_once([[] for _ in range(15)] + [recorder.lock_timeout])
             except OperationalError as error:
                 assert "lock timeout" in str(error)
                 waited = time.monotonic() - started_at
@@ -311,3 +310,70 @@ def test_each_process_saves_with_its_own_lock_timeout_whoever_made_the_function_
     finally:
         impatient.close()
         patient.close()
+
+
+def team_member_events(database_url: str, initiative_id: uuid.UUID) -> list[tuple[int, int]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT originator_version, notification_id FROM cqi_events WHERE originator_id = %s"
+            " AND topic LIKE %s ORDER BY originator_version",
+            (initiative_id, "%TeamMemberAdded")).fetchall()
+
+
+def test_a_save_whose_answer_was_lost_after_its_commit_is_answered_not_stored_again(
+        database_url):
+    """The connection drops after the transaction committed, before its answer arrived: the
+    next try finds the events stored as sent and answers with them. Run again, the statement
+    would have found its version taken, and the command would have been decided and stored a
+    second time."""
+    app, value_id = started(database_url)
+    try:
+        initiative_id = app.open_initiative(actor=ACTOR, title="T", problem="p", aim="a",
+                                            value_ids=[value_id]).id
+        recorder = app.recorder
+        save_once = recorder._save_once
+        statements: list[int] = []
+
+        def commit_then_drop(params):
+            rows = save_once(params)
+            statements.append(len(rows))
+            if len(statements) == 1:
+                raise OperationalError("server closed the connection unexpectedly")
+            return rows
+
+        recorder._save_once = commit_then_drop
+        with idempotency.claiming(idempotency.Claim("someone", "key-1", "fp")):
+            receipt = app.add_team_member(initiative_id, actor=ACTOR, name="Dana Brooks",
+                                          kind="staff", role="liaison")
+        stored = team_member_events(database_url, initiative_id)
+        assert stored == [(2, receipt.notification_id)] and receipt.version == 2
+        assert statements == [1]  # the statement ran once
+        with psycopg.connect(database_url) as conn:
+            assert conn.execute("SELECT count(*) FROM cqi_idempotency").fetchone()[0] == 1
+    finally:
+        app.close()
+
+
+def test_a_save_whose_connection_dropped_before_its_commit_is_stored_on_the_next_try(
+        database_url):
+    app, value_id = started(database_url)
+    try:
+        initiative_id = app.open_initiative(actor=ACTOR, title="T", problem="p", aim="a",
+                                            value_ids=[value_id]).id
+        recorder = app.recorder
+        save_once = recorder._save_once
+        drops: list[int] = []
+
+        def drop_first(params):
+            if not drops:
+                drops.append(1)
+                raise OperationalError("could not connect to server")
+            return save_once(params)
+
+        recorder._save_once = drop_first
+        receipt = app.add_team_member(initiative_id, actor=ACTOR, name="Dana Brooks",
+                                      kind="staff", role="liaison")
+        assert team_member_events(database_url, initiative_id) == [
+            (2, receipt.notification_id)]
+    finally:
+        app.close()
