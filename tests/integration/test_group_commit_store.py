@@ -320,28 +320,35 @@ def team_member_events(database_url: str, initiative_id: uuid.UUID) -> list[tupl
             (initiative_id, "%TeamMemberAdded")).fetchall()
 
 
+def with_dropped_connection(database_url: str, after_commit: bool):  # type: ignore[no-untyped-def]
+    """An app whose first save statement loses its connection, after its transaction
+    committed or before; an initiative; the statements that ran, with their row counts."""
+    app, value_id = started(database_url)
+    initiative_id = app.open_initiative(actor=ACTOR, title="T", problem="p", aim="a",
+                                        value_ids=[value_id]).id
+    save_once = app.recorder._save_once
+    statements: list[int] = []
+
+    def dropping(params):
+        first = not statements
+        rows = save_once(params) if after_commit or not first else []
+        statements.append(len(rows))
+        if first:
+            raise OperationalError("server closed the connection unexpectedly")
+        return rows
+
+    app.recorder._save_once = dropping
+    return app, initiative_id, statements
+
+
 def test_a_save_whose_answer_was_lost_after_its_commit_is_answered_not_stored_again(
         database_url):
     """The connection drops after the transaction committed, before its answer arrived: the
     next try finds the events stored as sent and answers with them. Run again, the statement
     would have found its version taken, and the command would have been decided and stored a
     second time."""
-    app, value_id = started(database_url)
+    app, initiative_id, statements = with_dropped_connection(database_url, after_commit=True)
     try:
-        initiative_id = app.open_initiative(actor=ACTOR, title="T", problem="p", aim="a",
-                                            value_ids=[value_id]).id
-        recorder = app.recorder
-        save_once = recorder._save_once
-        statements: list[int] = []
-
-        def commit_then_drop(params):
-            rows = save_once(params)
-            statements.append(len(rows))
-            if len(statements) == 1:
-                raise OperationalError("server closed the connection unexpectedly")
-            return rows
-
-        recorder._save_once = commit_then_drop
         with idempotency.claiming(idempotency.Claim("someone", "key-1", "fp")):
             receipt = app.add_team_member(initiative_id, actor=ACTOR, name="Dana Brooks",
                                           kind="staff", role="liaison")
@@ -356,24 +363,12 @@ def test_a_save_whose_answer_was_lost_after_its_commit_is_answered_not_stored_ag
 
 def test_a_save_whose_connection_dropped_before_its_commit_is_stored_on_the_next_try(
         database_url):
-    app, value_id = started(database_url)
+    app, initiative_id, statements = with_dropped_connection(database_url, after_commit=False)
     try:
-        initiative_id = app.open_initiative(actor=ACTOR, title="T", problem="p", aim="a",
-                                            value_ids=[value_id]).id
-        recorder = app.recorder
-        save_once = recorder._save_once
-        drops: list[int] = []
-
-        def drop_first(params):
-            if not drops:
-                drops.append(1)
-                raise OperationalError("could not connect to server")
-            return save_once(params)
-
-        recorder._save_once = drop_first
         receipt = app.add_team_member(initiative_id, actor=ACTOR, name="Dana Brooks",
                                       kind="staff", role="liaison")
         assert team_member_events(database_url, initiative_id) == [
             (2, receipt.notification_id)]
+        assert statements == [0, 1]  # nothing ran the first time; stored the second
     finally:
         app.close()
